@@ -1,0 +1,42 @@
+"""One module per shipped checkpoint: how to train it from scratch, and how to benchmark it.
+
+A recipe module `course_lib.recipes.<name with _ for ->` defines
+- `build(seed: int) -> (model, metrics)`: the seeded run that produced the shipped weights;
+- `HALF`: whether the weights ship in half precision;
+- `benchmark() -> list[Row]`: quality and speed rows for `python -m course_lib.bench`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the benchmark table."""
+
+    model: str
+    metric: str
+    value: float | str
+    target: str = ""
+    unit: str = ""
+
+    def cells(self) -> list[str]:
+        value = f"{self.value:.4g}" if isinstance(self.value, float) else str(self.value)
+        return [self.model, self.metric, f"{value} {self.unit}".strip(), self.target]
+
+
+def names() -> list[str]:
+    """Every checkpoint that has a recipe, e.g. ["vit-digits", ...]."""
+    found = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    return sorted(name.replace("_", "-") for name in found)
+
+
+def get(name: str) -> ModuleType:
+    """The recipe module for checkpoint NAME, or a ValueError listing the known names."""
+    if name not in names():
+        raise ValueError(f"no recipe for {name!r}; known checkpoints: {', '.join(names())}")
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")

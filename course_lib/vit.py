@@ -1,0 +1,190 @@
+"""Patchify and a small Vision Transformer (Dosovitskiy et al. 2021, "An Image is Worth 16x16
+Words").
+
+Letters: B batch, C channels, H x W pixels, P patch size, N = (H/P)(W/P) patches,
+T = N + 1 tokens (CLS first), D model width, h heads, d = D/h head width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+
+def _check_images(images: Tensor, patch_size: int) -> None:
+    if not isinstance(images, Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    if images.ndim != 4:
+        raise ValueError(
+            f"images must have shape (B, C, H, W), got {tuple(images.shape)}; "
+            "for one image use images.unsqueeze(0)"
+        )
+    if not isinstance(patch_size, int) or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
+    h, w = images.shape[-2:]
+    if h % patch_size or w % patch_size:
+        raise ValueError(
+            f"image size {h}x{w} is not divisible by patch size {patch_size}; "
+            f"pick a patch size that divides both (for {h}: {divisors(h)})"
+        )
+
+
+def divisors(n: int) -> list[int]:
+    """Every patch size that tiles a side of n pixels."""
+    return [p for p in range(1, n + 1) if n % p == 0]
+
+
+def patchify(images: Tensor, patch_size: int) -> Tensor:
+    """(B, C, H, W) -> (B, N, P*P*C): patches in row-major order, each flattened as (p1 p2 c)."""
+    _check_images(images, patch_size)
+    p = patch_size
+    return rearrange(images, "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", p1=p, p2=p)
+
+
+def unpatchify(patches: Tensor, patch_size: int, image_size: int, channels: int) -> Tensor:
+    """(B, N, P*P*C) -> (B, C, H, W) with H = W = image_size: the inverse of `patchify`."""
+    if not isinstance(patches, Tensor) or patches.ndim != 3:
+        shape = tuple(patches.shape) if isinstance(patches, Tensor) else type(patches).__name__
+        raise ValueError(f"patches must be a (B, N, P*P*C) tensor, got {shape}")
+    if image_size % patch_size:
+        raise ValueError(f"image size {image_size} is not divisible by patch size {patch_size}")
+    side = image_size // patch_size
+    expected = (side * side, patch_size * patch_size * channels)
+    if tuple(patches.shape[1:]) != expected:
+        raise ValueError(
+            f"patches of shape {tuple(patches.shape)} do not fit a {channels}x{image_size}x"
+            f"{image_size} image with patch size {patch_size}: expected (B, {expected[0]}, "
+            f"{expected[1]})"
+        )
+    p = patch_size
+    return rearrange(patches, "b (h w) (p1 p2 c) -> b c (h p1) (w p2)", h=side, p1=p, p2=p)
+
+
+@dataclass(frozen=True)
+class ViTConfig:
+    image_size: int = 28  # square images, H = W
+    channels: int = 1  # 1 for digits, 3 for RGB
+    patch_size: int = 7  # 28/7 -> 4x4 = 16 patches
+    dim: int = 64  # D, width of every token
+    depth: int = 4  # transformer blocks
+    heads: int = 4  # attention heads per block, each d = D / heads wide
+    mlp_dim: int = 128  # hidden width of each block's MLP
+    num_classes: int = 10
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.image_size % self.patch_size:
+            raise ValueError(
+                f"image_size {self.image_size} is not divisible by patch_size "
+                f"{self.patch_size}; pick one of {divisors(self.image_size)}"
+            )
+        if self.dim % self.heads:
+            raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention: softmax(Q K^T / sqrt(d)) V, with the softmax a named module."""
+
+    def __init__(self, *, dim: int, heads: int, dropout: float = 0.0):
+        super().__init__()
+        self.heads = heads
+        self.scale = (dim // heads) ** -0.5  # 1 / sqrt(d)
+        self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.attend = nn.Softmax(dim=-1)
+        self.dropout = nn.Dropout(dropout)
+        self.to_out = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x (B, T, D) -> (output (B, T, D), attention weights (B, h, T, T))."""
+        q, k, v = rearrange(
+            self.to_qkv(x), "b t (three h d) -> three b h t d", three=3, h=self.heads
+        )
+        weights = self.attend(q @ k.transpose(-1, -2) * self.scale)  # (B, h, T, T), rows sum to 1
+        out = self.dropout(weights) @ v  # (B, h, T, d)
+        return self.to_out(rearrange(out, "b h t d -> b t (h d)")), weights
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attention(norm(x)), then x + MLP(norm(x))."""
+
+    def __init__(self, *, dim: int, heads: int, mlp_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim=dim, heads=heads, dropout=dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, mlp_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_dim, dim),
+        )
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        attended, weights = self.attn(self.norm1(x))
+        x = x + attended
+        x = x + self.mlp(self.norm2(x))
+        return x, weights  # (B, T, D), (B, h, T, T)
+
+
+class ViT(nn.Module):
+    """Patches -> linear embedding -> [CLS] + position embeddings -> blocks -> class logits."""
+
+    def __init__(self, config: ViTConfig = ViTConfig()):
+        super().__init__()
+        self.config = config
+        c = config
+        patch_dim = c.patch_size * c.patch_size * c.channels
+        self.patch_embed = nn.Linear(patch_dim, c.dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, c.dim))
+        self.pos_embed = nn.Parameter(torch.randn(1, c.num_patches + 1, c.dim) * 0.02)
+        self.blocks = nn.ModuleList(
+            Block(dim=c.dim, heads=c.heads, mlp_dim=c.mlp_dim, dropout=c.dropout)
+            for _ in range(c.depth)
+        )
+        self.norm = nn.LayerNorm(c.dim)
+        self.head = nn.Linear(c.dim, c.num_classes)
+
+    def _check_input(self, x: Tensor) -> None:
+        c = self.config
+        expected = (c.channels, c.image_size, c.image_size)
+        if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(
+                f"this ViT takes images of shape (B, {', '.join(map(str, expected))}), got {got}"
+            )
+
+    def tokens(self, x: Tensor) -> Tensor:
+        """Images (B, C, H, W) in [-1, 1] -> input tokens (B, T, D): CLS first, positions added."""
+        self._check_input(x)
+        patches = patchify(x, self.config.patch_size)  # (B, N, P*P*C)
+        tokens = self.patch_embed(patches)  # (B, N, D)
+        cls = self.cls_token.expand(len(x), -1, -1)  # (B, 1, D)
+        return torch.cat([cls, tokens], dim=1) + self.pos_embed  # (B, T, D)
+
+    def forward(self, x: Tensor, return_attention: bool = False):
+        """Logits (B, classes); with return_attention, also a list over layers of (B, h, T, T)."""
+        h = self.tokens(x)
+        attentions = []
+        for block in self.blocks:
+            h, weights = block(h)
+            attentions.append(weights)
+        logits = self.head(self.norm(h[:, 0]))  # classify from the CLS token
+        return (logits, attentions) if return_attention else logits
+
+
+@torch.no_grad()
+def predict(model: ViT, images: Tensor, batch_size: int = 500) -> Tensor:
+    """Predicted class for each image (N, C, H, W) -> (N,), in eval mode, in batches."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    preds = [model(chunk.to(device)).argmax(-1).cpu() for chunk in images.split(batch_size)]
+    model.train(was_training)
+    return torch.cat(preds)

@@ -1,0 +1,9 @@
+"""ipywidgets views for the course. Each is a box with `.controls`, `.frame` (the one
+`ipywidgets.Image` it draws into), `.static()` (a matplotlib figure for static pages) and
+`.demo()` (built from shipped weights in one call). Widgets import course_lib, never the
+reverse, and compute nothing heavy themselves: they ask course_lib once, then index.
+"""
+
+from widgets.patch_explorer import PatchExplorer
+
+__all__ = ["PatchExplorer"]
