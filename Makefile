@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 JUPYTER_ARGS ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # JupyterLab refuses root without it
 
 .PHONY: setup lab test bench lint format clean
 
@@ -17,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/ $(JUPYTER_ARGS)
+	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(JUPYTER_ARGS)
 
 test: setup
 	COURSE_FAST=1 $(BIN)/python -m pytest --nbval-lax --durations=15 tests notebooks
