@@ -90,3 +90,13 @@ def test_bad_images_are_refused_and_static_draws(model):
         AttentionExplorer(model, {"wide": torch.zeros(1, 28, 30)})
     fig = AttentionExplorer(model, {"d": torch.zeros(1, 28, 28)}).static()
     assert len(fig.axes) == 3 * (2 + 2)  # layers x (heads, mean, rollout)
+
+
+def test_patch_buttons_pick_the_query(explorer):
+    picker = explorer.children[2].children[1]  # beside the frame
+    cls_button, grid = picker.children[1], picker.children[2]
+    grid.children[9].click()
+    assert explorer.controls["query"].value == 10  # patch 9 is token 10
+    assert np.array_equal(frames.decode(explorer.frame.value), expected_frame(explorer))
+    cls_button.click()
+    assert explorer.controls["query"].value == 0

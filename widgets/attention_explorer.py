@@ -135,7 +135,21 @@ class AttentionExplorer(ipw.VBox):
             ipw.HBox([self.controls["image"], self.controls["layer"], self.controls["head"]]),
             ipw.HBox([self.controls["query"], self.controls["mode"]]),
         ]
-        super().__init__([*rows, self.frame, self.status])
+        super().__init__([*rows, ipw.HBox([self.frame, self.picker()]), self.status])
+
+    def picker(self) -> ipw.VBox:
+        """Buttons laid out like the patches (and one for CLS) that set the query control."""
+
+        def button(label: str, query: int) -> ipw.Button:
+            b = ipw.Button(description=label, layout=ipw.Layout(width="44px", height="32px"))
+            b.on_click(lambda _: setattr(self.controls["query"], "value", query))
+            return b
+
+        patches = [button(str(k), k + 1) for k in range(self.side**2)]
+        grid = ipw.GridBox(
+            patches, layout=ipw.Layout(grid_template_columns=f"repeat({self.side}, 46px)")
+        )
+        return ipw.VBox([ipw.HTML("pick the query:"), button("CLS", 0), grid])
 
     def tensors(self, name: str) -> tuple[torch.Tensor, np.ndarray]:
         """Raw attention (L, h, T, T) and rollout (L, T, T) of image `name`, computed once."""
