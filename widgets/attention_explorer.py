@@ -115,15 +115,22 @@ class AttentionExplorer(ipw.VBox):
             for k in range(self.side**2)
         ]
         self.controls = {
-            "image": ipw.Dropdown(options=list(images), description="digit"),
+            "image": ipw.Dropdown(
+                options=list(images), description="digit", layout=ipw.Layout(width="260px")
+            ),
             "layer": ipw.IntSlider(min=1, max=cfg.depth, value=1, description="layer"),
             "head": ipw.Dropdown(
                 options=[(str(i), i) for i in range(cfg.heads)] + [("mean", MEAN)],
                 value=0,
                 description="head",
+                layout=ipw.Layout(width="160px"),
             ),
-            "query": ipw.Dropdown(options=queries, value=0, description="query"),
-            "mode": ipw.ToggleButtons(options=list(MODES), value="raw", description="mode"),
+            "query": ipw.Dropdown(
+                options=queries, value=0, description="query", layout=ipw.Layout(width="300px")
+            ),
+            "mode": ipw.ToggleButtons(
+                options=list(MODES), value="raw", style={"button_width": "80px"}
+            ),
         }
         self._tensors: dict[str, tuple[torch.Tensor, np.ndarray]] = {}
         self._cache: dict[tuple, bytes] = {}
@@ -140,8 +147,8 @@ class AttentionExplorer(ipw.VBox):
     def picker(self) -> ipw.VBox:
         """Buttons laid out like the patches (and one for CLS) that set the query control."""
 
-        def button(label: str, query: int) -> ipw.Button:
-            b = ipw.Button(description=label, layout=ipw.Layout(width="44px", height="32px"))
+        def button(label: str, query: int, width: int = 44) -> ipw.Button:
+            b = ipw.Button(description=label, layout=ipw.Layout(width=f"{width}px", height="32px"))
             b.on_click(lambda _: setattr(self.controls["query"], "value", query))
             return b
 
@@ -149,7 +156,7 @@ class AttentionExplorer(ipw.VBox):
         grid = ipw.GridBox(
             patches, layout=ipw.Layout(grid_template_columns=f"repeat({self.side}, 46px)")
         )
-        return ipw.VBox([ipw.HTML("pick the query:"), button("CLS", 0), grid])
+        return ipw.VBox([ipw.HTML("pick the query:"), button("CLS", 0, width=90), grid])
 
     def tensors(self, name: str) -> tuple[torch.Tensor, np.ndarray]:
         """Raw attention (L, h, T, T) and rollout (L, T, T) of image `name`, computed once."""
