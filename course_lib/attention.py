@@ -103,9 +103,11 @@ def mean_attention_distance(attention: Tensor, patch_size: int) -> np.ndarray:
     """How far each query patch looks, in pixels, averaged over queries (Dosovitskiy et al.
     2021, fig. 7 "mean attention distance").
 
-    attention (..., T, T) -> (...,). Only patch-to-patch weights count: the CLS row and
-    column are dropped and each row renormalised, so what a patch gives to CLS (which has
-    no place in the image) does not pull the distance towards 0.
+    attention (..., T, T) -> (...,). Distances are between patch centres (P px to a
+    neighbour), so a head that looks only at its own patch scores 0; the paper measured
+    between pixels. Only patch-to-patch weights count: the CLS row and column are dropped
+    and each row renormalised, so what a patch gives to CLS (which has no place in the
+    image) does not pull the distance towards 0.
     """
     side = _check_square(attention)
     weights = attention[..., 1:, 1:].detach().double().cpu()  # (..., N, N)
