@@ -4,6 +4,7 @@
 reverse, and compute nothing heavy themselves: they ask course_lib once, then index.
 """
 
+from widgets.attention_explorer import AttentionExplorer
 from widgets.patch_explorer import PatchExplorer
 
-__all__ = ["PatchExplorer"]
+__all__ = ["AttentionExplorer", "PatchExplorer"]
