@@ -158,6 +158,7 @@ class CLIPConfig:
     image_size: int = 32
     channels: int = 3
     conv_channels: tuple[int, ...] = (32, 64, 128)  # one stride-2 stage each: 32 -> 16 -> 8 -> 4
+    where_channels: int = 8  # channels of the position-keeping readout
     # text encoder: the fields of TextEncoderConfig, with a text_ prefix (see text_config)
     vocab: tuple[str, ...] = field(default_factory=digit_caption_vocab)
     context_length: int = 12
@@ -195,8 +196,12 @@ class CLIPConfig:
 
 
 class ImageEncoder(nn.Module):
-    """A small CNN: three stride-2 conv stages 32 -> 16 -> 8 -> 4 pixels, then flatten, so
-    position is kept (the layouts "top left" ... live in *where* the digit is)."""
+    """A small CNN: three stride-2 conv stages (32 -> 16 -> 8 -> 4 pixels) and one more conv
+    at 4x4, then two readouts side by side:
+    - "what": a max over the 4x4 positions, the same wherever the digit sits;
+    - "where": a 1x1 conv down to a few channels, flattened, so position is kept (the
+      layouts "top left" ... are facts about *where* the digit is).
+    """
 
     def __init__(self, config: CLIPConfig):
         super().__init__()
@@ -208,13 +213,18 @@ class ImageEncoder(nn.Module):
                 nn.GELU(),
             ]
             width = out
+        stages += [nn.Conv2d(width, width, 3, padding=1), nn.GroupNorm(8, width), nn.GELU()]
         self.stages = nn.Sequential(*stages)
+        self.where = nn.Conv2d(width, config.where_channels, 1)
         side = config.image_size // 2 ** len(config.conv_channels)
-        self.out_dim = width * side * side  # 128 * 4 * 4 = 2048 features
+        self.out_dim = width + config.where_channels * side * side  # 128 + 8 * 4 * 4 = 256
 
     def forward(self, images: Tensor) -> Tensor:
-        """(B, C, H, W) in [-1, 1] -> features (B, C' * H/8 * W/8), position kept."""
-        return self.stages(images).flatten(1)  # (B, 2048)
+        """(B, C, H, W) in [-1, 1] -> features (B, out_dim): "what" then "where"."""
+        h = self.stages(images)  # (B, 128, 4, 4)
+        what = h.amax(dim=(2, 3))  # (B, 128): position-free
+        where = self.where(h).flatten(1)  # (B, 8 * 4 * 4): position kept
+        return torch.cat([what, where], dim=1)
 
 
 class TextEncoder(nn.Module):
@@ -317,7 +327,7 @@ class CLIP(nn.Module):
             raise ValueError(
                 f"images must have shape (B, {', '.join(map(str, expected))}), got {got}"
             )
-        features = self.image_encoder(images)  # (B, 2048)
+        features = self.image_encoder(images)  # (B, 256)
         return F.normalize(self.image_projection(features), dim=-1)  # (B, D)
 
     def encode_text(self, token_ids: Tensor) -> Tensor:

@@ -11,8 +11,9 @@ from widgets.similarity_explorer import softmax_ranking
 def explorer():
     torch.manual_seed(0)
     model = clip.CLIP(clip.CLIPConfig(conv_channels=(8, 8, 16), text_dim=32, embed_dim=16))
-    images, captions, _ = data.captioned_digits("test")
-    return SimilarityExplorer(model.eval(), images[:60], captions[:60], top_k=6)
+    captions = data.all_captions()[0][::5]  # 60 captions, with made-up images
+    images = torch.rand(60, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    return SimilarityExplorer(model.eval(), images, captions, top_k=6)
 
 
 def test_new_prompt_costs_one_text_call_and_changes_the_frame(explorer):
