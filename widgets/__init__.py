@@ -6,5 +6,6 @@ reverse, and compute nothing heavy themselves: they ask course_lib once, then in
 
 from widgets.attention_explorer import AttentionExplorer
 from widgets.patch_explorer import PatchExplorer
+from widgets.similarity_explorer import SimilarityExplorer
 
-__all__ = ["AttentionExplorer", "PatchExplorer"]
+__all__ = ["AttentionExplorer", "PatchExplorer", "SimilarityExplorer"]
