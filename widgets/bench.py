@@ -68,11 +68,14 @@ def browser_table(records: list[dict]) -> str:
 
 
 def main() -> None:
-    rows = []
-    for bench in BENCHES:
-        rows += bench()
-    print(markdown_table(rows))
-    print()
+    import sys
+
+    if "--browser" not in sys.argv[1:]:  # --browser: only the figures the browser tests kept
+        rows = []
+        for bench in BENCHES:
+            rows += bench()
+        print(markdown_table(rows))
+        print()
     if BROWSER_LATENCY.exists():
         print("Browser round trip, key press to new image loaded (JupyterLab + Chromium):\n")
         print(browser_table(json.loads(BROWSER_LATENCY.read_text())))
