@@ -99,23 +99,31 @@ def widget_error_text(text: str) -> list[str]:
     ]
 
 
-def move_by_keyboard(page, output, control, readout, key_for) -> list[float]:
+def move_by_keyboard(page, output, control, readout, key_for, snapshot: Path) -> list[float]:
     """Press keys on `control` MOVES times; each press must change readout and image.
 
-    Returns the key-press -> image-loaded milliseconds of each move.
+    Returns the key-press -> image-loaded milliseconds of each move; saves a screenshot
+    of the widget after a few moves to `snapshot`.
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     times = []
     for move in range(MOVES):
         key = key_for()
         before_src = output.evaluate(IMAGES_SRC)
         before_readout = readout()
         control.press(key)
-        page.wait_for_function(
-            LOADED_SINCE_PRESS, arg=[output.element_handle(), before_src], timeout=15000
-        )
+        try:
+            page.wait_for_function(
+                LOADED_SINCE_PRESS, arg=[output.element_handle(), before_src], timeout=15000
+            )
+        except PlaywrightTimeout:
+            pytest.fail(f"move {move} ({key}): no new image loaded within 15 s")
         probe = output.evaluate("(root) => root.__probe")
         times.append(probe["loads"][0] - probe["pressed"])
         assert readout() != before_readout, f"move {move} ({key}) did not change the readout"
+        if move == 4:
+            output.screenshot(path=snapshot)
     return times
 
 
@@ -204,10 +212,11 @@ def test_notebook_runs_and_its_widgets_answer_the_keyboard(
                 value = lambda select=select: select.input_value()  # noqa: E731
                 controls.append(("dropdown", select, value, dropdown_key(select)))
 
-            for label, control, readout, key_for in controls:
+            for c, (label, control, readout, key_for) in enumerate(controls):
                 if control.evaluate("(e) => e.hasAttribute('disabled')"):
                     continue
-                times = move_by_keyboard(page, output, control, readout, key_for)
+                snapshot = ARTIFACTS / f"{path.stem}-widget{k + 1}-control{c + 1}-moved.png"
+                times = move_by_keyboard(page, output, control, readout, key_for, snapshot)
                 latencies.append(
                     {
                         "notebook": path.name,
@@ -220,7 +229,6 @@ def test_notebook_runs_and_its_widgets_answer_the_keyboard(
                 )
             trouble = widget_error_text(output.inner_text())
             assert not trouble, f"{name}: the widget shows an error: {trouble}"
-            output.screenshot(path=ARTIFACTS / f"{path.stem}-widget{k + 1}-moved.png")
 
         reply = page.evaluate(PING_KERNEL)
         assert reply is not None, f"{path.name}: the kernel did not answer within 10 s"
