@@ -7,10 +7,12 @@ image (`img.widget-image`): a screenshot in `artifacts/browser/`, then for each 
 arrow-key presses on its handle, each of which must change the readout and the image; the
 median time from key press to the new image loaded is kept (see conftest). Widgets without
 a slider get the same check through their first dropdown. Then the kernel must still answer.
+COURSE_BROWSER_NOTEBOOKS=01,04 limits the run to those notebooks (default: all).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 from pathlib import Path
@@ -20,6 +22,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+if os.environ.get("COURSE_BROWSER_NOTEBOOKS"):  # e.g. "01,04": only these (default: all)
+    wanted = os.environ["COURSE_BROWSER_NOTEBOOKS"].split(",")
+    NOTEBOOKS = [p for p in NOTEBOOKS if any(p.name.startswith(w.strip()) for w in wanted)]
 MOVES = 30
 RUN_TIMEOUT_MS = 15 * 60 * 1000
 WIDGET_OUTPUT = ".jp-OutputArea-output:has(.jupyter-widgets)"
