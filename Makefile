@@ -1,13 +1,17 @@
 # Patches to Pixels: the two commands a fresh machine needs.
 #   make lab    set up, then open the course in JupyterLab
-#   make test   set up, then run every test (library, widgets, notebooks in fast mode)
+#   make test   set up, then run every test (library, widgets on ipywidgets 8 and 7.7,
+#               notebooks in fast mode, notebooks in JupyterLab + headless Chromium)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# A second environment with Colab's ipywidgets 7.7 for the headless widget tests.
+VENV7 ?= .venv-ipyw7
+BIN7 := $(VENV7)/bin
 JUPYTER_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # JupyterLab refuses root without it
 
-.PHONY: setup lab test bench lint format clean
+.PHONY: setup lab test test-ipywidgets7 bench bench-browser site lint format clean
 
 setup: $(VENV)/.installed
 
@@ -17,15 +21,39 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# The torch already in .venv is pinned first (same version, so no multi-GB CUDA download).
+$(VENV7)/.installed: pyproject.toml $(VENV)/.installed
+	test -x $(BIN7)/python || $(PYTHON) -m venv $(VENV7)
+	$(BIN7)/python -m pip install --quiet --upgrade pip
+	$(BIN7)/python -m pip install --quiet \
+	  "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')"
+	$(BIN7)/python -m pip install --quiet -e . "ipywidgets==7.7.*" "pytest>=7.4"
+	touch $@
+
 lab: setup
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(JUPYTER_ARGS)
 
-test: setup
+# Browser tests (tests/browser) need Chromium: `sudo apt-get install -y chromium` (.ci/run
+# does it); without it they are skipped, with the reason in the summary.
+test: setup test-ipywidgets7
 	COURSE_FAST=1 $(BIN)/python -m pytest --nbval-lax --durations=15 tests notebooks
+
+test-ipywidgets7: $(VENV7)/.installed
+	$(BIN7)/python -c "import ipywidgets as w; assert w.__version__.startswith('7.7'), w.__version__; print('ipywidgets', w.__version__)"
+	COURSE_FAST=1 $(BIN7)/python -m pytest -q -p no:cacheprovider tests/test_widget_*.py
 
 bench: setup
 	$(BIN)/python -m course_lib.bench
 	$(BIN)/python -m widgets.bench
+
+# Only the browser round trips: run the browser tests, then print what they recorded.
+bench-browser: setup
+	COURSE_FAST=1 $(BIN)/python -m pytest -m browser tests/browser
+	$(BIN)/python -m widgets.bench --browser
+
+# Static pages: every notebook executed in fast mode, exported to site/*.html.
+site: setup
+	COURSE_FAST=1 $(BIN)/python -m widgets.site --out site
 
 lint: setup
 	$(BIN)/ruff check .
@@ -36,4 +64,4 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(VENV7) .pytest_cache .ruff_cache *.egg-info site artifacts

@@ -43,3 +43,38 @@ def test_readme_colab_links_use_the_repository_setting():
         r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/blob/main/notebooks/", readme
     )
     assert links and set(links) == {owner_repo}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_widget_shown_is_followed_by_its_static_figure(path):
+    """Static pages (`make site`, GitHub) have no kernel: after a cell that shows a widget,
+    a later cell shows `name.static()` so readers still see its frames."""
+    import widgets
+
+    classes = "|".join(widgets.__all__)
+    nb = nbformat.read(path, as_version=4)
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    for k, source in enumerate(code):
+        built = set(re.findall(rf"^(\w+) = (?:\w+\.)?(?:{classes})\b", source, re.MULTILINE))
+        lines = source.strip().splitlines()
+        shown = lines[-1].strip() if lines else ""
+        if shown in built:
+            later = "\n".join(code[k + 1 :])
+            assert f"{shown}.static()" in later, f"show `{shown}.static()` after the widget cell"
+
+
+def test_colab_setup_keeps_colabs_torch_and_ipywidgets():
+    """Colab ships torch 2.x and ipywidgets 7.7.1: our ranges accept them, and the setup
+    cell never upgrades or reinstalls, so Colab needs no runtime restart."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {Requirement(r).name: Requirement(r).specifier for r in project["dependencies"]}
+    assert pins["ipywidgets"].contains("7.7.1") and pins["ipywidgets"].contains("8.1.5")
+    assert pins["torch"].contains("2.1.0") and pins["torch"].contains("2.5.1")
+    for path in NOTEBOOKS:
+        setup = next(
+            c.source for c in nbformat.read(path, as_version=4).cells if "google.colab" in c.source
+        )
+        for flag in ("-U", "--upgrade", "--force-reinstall", "torch", "ipywidgets"):
+            assert f'"{flag}"' not in setup, f"{path.name}: setup cell must not pass {flag}"

@@ -2,15 +2,19 @@
 
 For each widget: milliseconds from a control change to new frame bytes (median of 50
 moves), measured in the kernel with the default (dummy) comm, so no browser is involved.
-The browser round trip is measured by the browser tests.
+The browser round trip (key press in JupyterLab to the new image loaded in Chromium) is
+measured by the browser tests (`tests/browser/`), which keep it in
+`artifacts/browser/latency.json`; this command prints it too when that file exists.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from course_lib.bench import markdown_table
 from course_lib.recipes import Row
@@ -102,11 +106,37 @@ BENCHES: list[Callable[[], list[Row]]] = [
 ]
 
 
+BROWSER_LATENCY = Path(__file__).resolve().parent.parent / "artifacts" / "browser" / "latency.json"
+
+
+def browser_table(records: list[dict]) -> str:
+    """Markdown table of the browser round trips the browser tests recorded."""
+    lines = [
+        "| notebook | widget | control | moves | median ms | max ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['notebook']} | {r['widget']} | {r['control']} | {r['moves']} "
+            f"| {r['median_ms']:.0f} | {r['max_ms']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
-    rows = []
-    for bench in BENCHES:
-        rows += bench()
-    print(markdown_table(rows))
+    import sys
+
+    if "--browser" not in sys.argv[1:]:  # --browser: only the figures the browser tests kept
+        rows = []
+        for bench in BENCHES:
+            rows += bench()
+        print(markdown_table(rows))
+        print()
+    if BROWSER_LATENCY.exists():
+        print("Browser round trip, key press to new image loaded (JupyterLab + Chromium):\n")
+        print(browser_table(json.loads(BROWSER_LATENCY.read_text())))
+    else:
+        print("No browser figures yet: `make test` (or `make bench-browser`) records them.")
 
 
 if __name__ == "__main__":

@@ -55,8 +55,12 @@ def decode(data: bytes) -> np.ndarray:
 
 
 def new_frame(fmt: str = "png", width: int | None = None) -> ipw.Image:
-    """The one persistent Image a widget draws into."""
-    layout = ipw.Layout(width=f"{width}px") if width else ipw.Layout()
+    """The one persistent Image a widget draws into, shown at its own size (or `width` px).
+
+    `align_self` keeps a VBox from stretching the image to the whole output width, which in
+    JupyterLab doubles a 400 px frame and pushes the controls off screen.
+    """
+    layout = ipw.Layout(align_self="flex-start", width=f"{width}px" if width else None)
     return ipw.Image(format=fmt, layout=layout)
 
 

@@ -1,0 +1,236 @@
+"""A throwaway JupyterLab and a headless Chromium for the browser tests.
+
+JupyterLab listens on 127.0.0.1 at a free port with a random token; its config, settings,
+workspace, data and runtime folders live in a temporary folder, news and update checks
+are off, and it serves a copy of `notebooks/` so a run never writes outputs into the repo.
+Kernels run in fast mode (COURSE_FAST=1). Chromium is Debian's (`apt-get install -y
+chromium`, which `.ci/run` does), driven by Playwright for Python; `playwright install` is
+never needed. Without Chromium or Playwright every browser test is skipped with the reason,
+unless COURSE_REQUIRE_BROWSER=1 (CI sets it once Chromium is installed): then they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+LATENCY_FILE = ARTIFACTS / "latency.json"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+LAB_SETTINGS = {  # plugin id -> settings: no news toast, no autosave, every cell in the DOM
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+}
+
+
+def chromium_path() -> str | None:
+    """COURSE_CHROMIUM, else `chromium` on PATH, else Debian's /usr/bin/chromium."""
+    for candidate in (os.environ.get("COURSE_CHROMIUM"), shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
+
+def why_no_browser() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is missing: pip install -e '.[test]'"
+    if chromium_path() is None:
+        return (
+            "Chromium not found (looked for $COURSE_CHROMIUM, `chromium` on PATH, "
+            "/usr/bin/chromium): install it with `sudo apt-get install -y chromium`"
+        )
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = why_no_browser()
+    if reason is None:
+        return
+    if os.environ.get("COURSE_REQUIRE_BROWSER", "") == "1":
+        return  # the fixtures fail with the reason instead
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=f"BROWSER TESTS SKIPPED: {reason}"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Lab:
+    """A running JupyterLab: `url(path)` gives an address with the token."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.root = home / "root"
+        shutil.copytree(ROOT / "notebooks", self.root / "notebooks")
+        for name in ("config", "data", "runtime", "workspaces", "ipython"):
+            (home / name).mkdir()
+        for plugin, values in LAB_SETTINGS.items():
+            path = home / "settings" / f"{plugin}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+        (home / "config" / "jupyter_server_config.json").write_text(
+            json.dumps(
+                {
+                    "LabApp": {
+                        "news_url": None,
+                        "check_for_updates_class": (
+                            "jupyterlab.handlers.announcements.NeverCheckForUpdate"
+                        ),
+                    }
+                }
+            )
+        )
+        env = dict(
+            os.environ,
+            COURSE_FAST="1",
+            COURSE_DEVICE="cpu",
+            JUPYTER_CONFIG_DIR=str(home / "config"),
+            JUPYTER_DATA_DIR=str(home / "data"),
+            JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+            IPYTHONDIR=str(home / "ipython"),
+            JUPYTER_PLATFORM_DIRS="1",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.user_settings_dir={home / 'settings'}",
+            f"--LabApp.workspaces_dir={home / 'workspaces'}",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        self.log = (home / "lab.log").open("w")
+        self.process = subprocess.Popen(
+            command, env=env, cwd=self.root, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        self._wait_until_up()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={self.token}"
+
+    def _wait_until_up(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited early:\n{self.log_text()}")
+            try:
+                with urllib.request.urlopen(self.url("api/status"), timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.home / "lab.log").read_text()[-4000:]
+
+    def stop(self) -> None:
+        self.process.terminate()  # jupyter_server shuts its kernels down on SIGTERM
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def require_browser() -> None:
+    reason = why_no_browser()
+    if reason is not None:
+        pytest.fail(f"COURSE_REQUIRE_BROWSER=1 but {reason}")
+
+
+@pytest.fixture(scope="session")
+def lab():
+    require_browser()
+    with tempfile.TemporaryDirectory(prefix="course-lab-") as home:
+        server = Lab(Path(home))
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser_context():
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="course-chromium-") as profile:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=chromium_path(),
+                headless=True,
+                args=CHROMIUM_FLAGS,
+                viewport={"width": 1280, "height": 1600},
+            )
+            try:
+                yield context
+            finally:
+                context.close()
+
+
+# Round-trip figures gathered by the tests, printed at the end and kept for `widgets.bench`.
+LATENCIES: list[dict] = []
+
+
+@pytest.fixture(scope="session")
+def latencies():
+    yield LATENCIES
+    if LATENCIES:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        LATENCY_FILE.write_text(json.dumps(LATENCIES, indent=1) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not LATENCIES:
+        return
+    from widgets.bench import browser_table
+
+    terminalreporter.section(
+        "widget round trip in JupyterLab + Chromium (key press -> image loaded)"
+    )
+    terminalreporter.write_line(browser_table(LATENCIES))
+    terminalreporter.write_line(
+        f"(kept in {LATENCY_FILE.relative_to(ROOT)}; `make bench` prints it)"
+    )

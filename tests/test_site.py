@@ -1,0 +1,55 @@
+"""`make site`: a notebook that shows a widget and its `.static()` figure exports to an HTML
+page that carries the figure as embedded PNG data (readable offline, without a kernel)."""
+
+import re
+
+import nbformat
+import pytest
+
+from widgets import site
+
+WIDGET_NOTEBOOK = [
+    "import matplotlib.pyplot as plt\nimport torch\n\nfrom widgets import PatchExplorer",
+    'explorer = PatchExplorer({"ramp": torch.linspace(-1, 1, 28 * 28).reshape(1, 28, 28)})\n'
+    "explorer",
+    'explorer.controls["patch"].value = 3  # the saved state must still restore',
+    "explorer.static()\nplt.show()",
+]
+
+
+@pytest.fixture
+def page(tmp_path):
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in WIDGET_NOTEBOOK]
+    path = tmp_path / "99_widget.ipynb"
+    nbformat.write(nb, path)
+    (page,) = site.build([path], tmp_path / "site")
+    assert (tmp_path / "site" / "index.html").read_text().count("99_widget.html") == 1
+    return page.read_text()
+
+
+def test_page_embeds_the_static_figure_and_the_widget_state(page):
+    figures = re.findall(r'<img[^>]+src="data:image/png;base64,', page)
+    assert len(figures) >= 1, "the .static() figure is not embedded in the page"
+    assert not re.findall(r'<img[^>]+src="https?://', page), "a shown image needs the network"
+    assert site.WIDGET_STATE in page  # the live view, for readers online
+    assert '"buffers"' in page, "the frame's bytes must survive in the saved widget state"
+
+
+def test_stale_buffers_are_dropped_and_live_ones_kept():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {
+        site.WIDGET_STATE: {
+            "state": {
+                "live": {"state": {"format": "png"}, "buffers": [{"path": ["value"], "data": ""}]},
+                "stale": {"state": {"value": ""}, "buffers": [{"path": ["value"], "data": ""}]},
+            }
+        }
+    }
+    assert site.drop_stale_buffers(nb) == 1
+    states = nb.metadata["widgets"][site.WIDGET_STATE]["state"]
+    assert "buffers" not in states["stale"] and len(states["live"]["buffers"]) == 1

@@ -1,0 +1,102 @@
+"""Static pages of the course: `python -m widgets.site` (or `make site`).
+
+Executes every notebook in fast mode (COURSE_FAST=1) and exports each to `site/NAME.html`,
+plus an `index.html`. Figures, including each widget's `.static()` figure that the notebooks
+show right under the widget, are embedded as PNG data, so the pages show every frame
+offline; the live widget views in the saved state need a kernel or a CDN, the figures do not.
+Needs nbclient and nbconvert (the `test` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def drop_stale_buffers(nb) -> int:
+    """Remove saved widget buffers that a later plain value superseded; returns how many.
+
+    A binary field (an `Image.value`) is saved apart from the model state, as a buffer whose
+    path names the field, and the field itself is gone from the state. nbclient keeps every
+    buffer it ever saw for a model, so once that field is sent as a plain value the old bytes
+    stay behind and would overwrite it when the HTML page's widget manager restores the model.
+    """
+    states = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    dropped = 0
+    for model in states.values():
+        buffers = model.get("buffers")
+        if not buffers:
+            continue
+        state = model.get("state", {})
+        kept = [b for b in buffers if b.get("path") and b["path"][0] not in state]
+        dropped += len(buffers) - len(kept)
+        if kept:
+            model["buffers"] = kept
+        else:
+            del model["buffers"]
+    return dropped
+
+
+def execute(path: Path, timeout: int = 900):
+    """Run a notebook top to bottom in fast mode, in its own folder; returns the notebook."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=True,
+    )
+    client.execute(env={**os.environ, "COURSE_FAST": "1"})  # the kernel's environment
+    return nb
+
+
+def to_html(nb) -> str:
+    """Export with every image embedded (no files beside the page, no CDN for figures)."""
+    from nbconvert import HTMLExporter
+
+    drop_stale_buffers(nb)
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def build(notebooks: list[Path], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for path in notebooks:
+        start = time.perf_counter()
+        page = out / f"{path.stem}.html"
+        page.write_text(to_html(execute(path)), encoding="utf-8")
+        pages.append(page)
+        print(f"{page} ({time.perf_counter() - start:.0f} s)", flush=True)
+    links = "\n".join(
+        f'<li><a href="{html.escape(p.name)}">{html.escape(p.stem)}</a></li>' for p in pages
+    )
+    index = (
+        f"<!doctype html><title>Patches to Pixels</title><h1>Patches to Pixels</h1><ul>{links}</ul>"
+    )
+    (out / "index.html").write_text(index, encoding="utf-8")
+    return pages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    parser.add_argument("--out", type=Path, default=ROOT / "site")
+    args = parser.parse_args()
+    notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    build([p.resolve() for p in notebooks], args.out)
+
+
+if __name__ == "__main__":
+    main()
