@@ -4,6 +4,8 @@
 reverse, and compute nothing heavy themselves: they ask course_lib once, then index.
 """
 
+from widgets.denoising_scrubber import DenoisingScrubber
+from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 
-__all__ = ["PatchExplorer"]
+__all__ = ["DenoisingScrubber", "NoisingScrubber", "PatchExplorer"]
