@@ -47,13 +47,19 @@ def curve_panel(alpha_bar: torch.Tensor, height: int, width: int) -> np.ndarray:
     return panel
 
 
-def compose(pixels: np.ndarray, panel: np.ndarray, t: int, T: int, scale: int) -> np.ndarray:
+def compose(
+    pixels: np.ndarray, panel: np.ndarray, t: int, alpha_bar_t: float, T: int, scale: int
+) -> np.ndarray:
     """One frame: the image at t (enlarged) beside the alpha_bar curve with a marker at t."""
     image = frames.upscale(frames.as_rgb(pixels), scale)
     height = image.shape[0]
     curve = panel.copy()
-    x = round(t / max(1, T - 1) * (curve.shape[1] - 1))
-    curve[:, max(0, x - 1) : x + 2] = MARKER  # a vertical line at t
+    h, w = curve.shape[:2]
+    x = round(t / max(1, T - 1) * (w - 1))
+    y = round((1 - alpha_bar_t) * (h - 1))
+    curve[:, x : x + 1] = MARKER  # a thin vertical line at t
+    rows, cols = np.ogrid[:h, :w]
+    curve[(rows - y) ** 2 + (cols - x) ** 2 <= 36] = MARKER  # a dot on the curve
     gap = np.full((height, 12, 3), 255, dtype=np.uint8)
     return np.concatenate([image, gap, curve], axis=1)
 
@@ -134,7 +140,8 @@ class NoisingScrubber(ipw.VBox):
             self._panels[panel_key] = curve_panel(
                 self.schedules[schedule].alpha_bar, height, int(height * 1.4)
             )
-        return compose(pixels[t], self._panels[panel_key], t, self.T, scale)
+        alpha_bar_t = float(self.schedules[schedule].alpha_bar[t])
+        return compose(pixels[t], self._panels[panel_key], t, alpha_bar_t, self.T, scale)
 
     def _redraw(self, _=None) -> None:
         c = self.controls
