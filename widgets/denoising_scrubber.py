@@ -157,10 +157,11 @@ class DenoisingScrubber(ipw.VBox):
         steps = [round(f * n) for f in fractions]
         fig, axes = plt.subplots(2, len(steps), figsize=(1.9 * len(steps), 4))
         for col, step in enumerate(steps):
-            axes[0, col].imshow(trajectory.xs[step, 0, 0].clamp(0, 1), cmap="gray", vmin=0, vmax=1)
+            x_t = trajectory.xs[step, 0, 0].clamp(0, 1).numpy()
+            axes[0, col].imshow(x_t, cmap="gray", vmin=0, vmax=1)
             axes[0, col].set_title(f"step {step}/{n}", fontsize=9)
             x0 = trajectory.x0s[min(step, n - 1), 0, 0]
-            axes[1, col].imshow(x0.clamp(0, 1), cmap="gray", vmin=0, vmax=1)
+            axes[1, col].imshow(x0.clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
             for ax in axes[:, col]:
                 ax.axis("off")
         axes[0, 0].set_title(f"x_t, step 0/{n}", fontsize=9)
