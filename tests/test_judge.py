@@ -10,7 +10,7 @@ def test_frechet_distance_closed_form():
     assert judge.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
     shift = torch.tensor([3.0, 0.0, 0.0, 4.0], dtype=torch.float64)
     assert judge.frechet_distance(a, a + shift) == pytest.approx(25.0, rel=1e-6)
-    # mean m and covariance C against 2m and 4C: |m|^2 + Tr(C + 4C - 2 (4 C^2)^(1/2)) = |m|^2 + Tr(C)
+    # (m, C) against (2m, 4C): |m|^2 + Tr(C + 4C - 2 (4 C^2)^(1/2)) = |m|^2 + Tr(C)
     expected = (a.mean(0) ** 2).sum().item() + torch.cov(a.T).trace().item()
     assert judge.frechet_distance(a, 2 * a) == pytest.approx(expected, rel=1e-6)
 
