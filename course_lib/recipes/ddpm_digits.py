@@ -20,7 +20,8 @@ HALF = True  # fp16 weights, 3.4 MB instead of 6.8; the benchmark judges these r
 IMAGE_SIZE = 28
 MODEL = UNetConfig(image_size=IMAGE_SIZE, widths=(24, 48, 96), blocks_per_level=1)
 SCHEDULE = {"kind": "cosine", "T": 1000}
-STEPS = 5000
+SCHEDULE_STEPS = 5000  # the learning rate's warm-up + cosine is laid out over this many steps
+STEPS = 3438  # steps actually trained: the shipped run was stopped here for the time budget
 BATCH_SIZE = 64
 LR = 1e-3
 WARMUP = 100
@@ -51,6 +52,7 @@ def train_denoiser(
     schedule: diffusion.NoiseSchedule,
     steps: int,
     *,
+    schedule_steps: int | None = None,
     seed: int = 0,
     batch_size: int = BATCH_SIZE,
     lr: float = LR,
@@ -59,7 +61,10 @@ def train_denoiser(
     seconds: float | None = None,
     progress: bool = True,
 ) -> tuple[train.TrainResult, train.EMA]:
-    """AdamW, warm-up then cosine learning rate, EMA of the weights; returns (history, ema)."""
+    """AdamW, warm-up then cosine learning rate, EMA of the weights; returns (history, ema).
+
+    The learning-rate curve spans `schedule_steps` (default: `steps`); training may stop sooner.
+    """
     generator = config.seed_everything(seed)
     images, _ = data.mnist_tensors("train", size=model.config.image_size)
     model.to(memory_format=torch.channels_last)  # 15-20% faster convolutions on CPU
@@ -78,7 +83,7 @@ def train_denoiser(
         loss_fn,
         data.batches(images, batch_size=batch_size, generator=generator),
         optimizer=optimizer,
-        scheduler=warmup_cosine(optimizer, steps),
+        scheduler=warmup_cosine(optimizer, schedule_steps or steps),
         steps=steps,
         seconds=seconds,
         ema=ema,
@@ -93,11 +98,12 @@ def build(seed: int = 0):
     config.seed_everything(seed)
     model = UNet(MODEL)
     schedule = make_schedule(**SCHEDULE)
-    result, ema = train_denoiser(model, schedule, STEPS, seed=seed)
+    result, ema = train_denoiser(model, schedule, STEPS, schedule_steps=SCHEDULE_STEPS, seed=seed)
     shipped = ema.model.to(memory_format=torch.contiguous_format)
     metrics = {
         "schedule": SCHEDULE,
         "steps": result.steps,
+        "schedule_steps": SCHEDULE_STEPS,
         "batch_size": BATCH_SIZE,
         "final_loss": round(sum(result.losses[-100:]) / max(1, len(result.losses[-100:])), 4),
         "train_seconds": round(result.seconds, 1),
