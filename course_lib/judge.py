@@ -85,6 +85,6 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
     b = features_b.double().cpu().numpy()
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    root = root.real  # tiny imaginary parts are rounding noise
+    root = linalg.sqrtm(cov_a @ cov_b)
+    root = np.asarray(root[0] if isinstance(root, tuple) else root).real  # drop rounding noise
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
