@@ -5,7 +5,15 @@ reverse, and compute nothing heavy themselves: they ask course_lib once, then in
 """
 
 from widgets.attention_explorer import AttentionExplorer
+from widgets.denoising_scrubber import DenoisingScrubber
+from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 from widgets.similarity_explorer import SimilarityExplorer
 
-__all__ = ["AttentionExplorer", "PatchExplorer", "SimilarityExplorer"]
+__all__ = [
+    "AttentionExplorer",
+    "DenoisingScrubber",
+    "NoisingScrubber",
+    "PatchExplorer",
+    "SimilarityExplorer",
+]
