@@ -5,7 +5,8 @@ reverse, and compute nothing heavy themselves: they ask course_lib once, then in
 """
 
 from widgets.denoising_scrubber import DenoisingScrubber
+from widgets.guidance_explorer import GuidanceExplorer
 from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 
-__all__ = ["DenoisingScrubber", "NoisingScrubber", "PatchExplorer"]
+__all__ = ["DenoisingScrubber", "GuidanceExplorer", "NoisingScrubber", "PatchExplorer"]
