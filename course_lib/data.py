@@ -186,3 +186,111 @@ def random_shift(
     offsets = torch.randint(0, 2 * m + 1, (b, 2), generator=generator)
     crops = [padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets.tolist())]
     return torch.stack(crops)  # (B, C, H, W)
+
+
+# Captioned digits: the digits again, coloured and placed, with a sentence describing each.
+
+COLORS = {  # name -> (R, G, B), multiplied into the digit's stroke intensity
+    "red": (1.0, 0.0, 0.0),
+    "green": (0.0, 1.0, 0.0),
+    "blue": (0.0, 0.0, 1.0),
+    "yellow": (1.0, 1.0, 0.0),
+    "cyan": (0.0, 1.0, 1.0),
+    "magenta": (1.0, 0.0, 1.0),
+}
+COLOR_NAMES = tuple(COLORS)
+LAYOUTS = ("large", "top left", "top right", "bottom left", "bottom right")
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+CANVAS = 32  # captioned digits are 32x32 RGB
+SMALL = 16  # a "small" digit is scaled to 16x16 and fills one quadrant
+CAPTION_SEED = 1  # fixes the colour and layout drawn for every image
+# (digit, color) pairs that never appear in the training split, only in test: a model that
+# draws or recognises "a red two" learned it by composing "red" and "two" seen apart.
+HELD_OUT_PAIRS = ((2, "red"), (3, "magenta"), (4, "green"), (6, "blue"), (7, "yellow"), (9, "cyan"))
+
+
+def caption(digit: int, color: int, layout: int) -> str:
+    """The sentence for one set of attributes (indices into DIGIT_WORDS, COLOR_NAMES, LAYOUTS).
+
+    caption(3, 2, 0) == "a large blue three"
+    caption(7, 0, 1) == "a small red seven in the top left"
+    """
+    words = f"{COLOR_NAMES[color]} {DIGIT_WORDS[digit]}"
+    if LAYOUTS[layout] == "large":
+        return f"a large {words}"
+    return f"a small {words} in the {LAYOUTS[layout]}"
+
+
+def all_captions() -> tuple[list[str], dict[str, np.ndarray]]:
+    """Every caption the data can produce (10 digits x 6 colors x 5 layouts = 300), in a fixed
+    order, with their attributes as integer arrays {"digit", "color", "layout"} of shape (300,)."""
+    grid = np.array(
+        [
+            (d, c, k)
+            for d in range(len(DIGIT_WORDS))
+            for c in range(len(COLOR_NAMES))
+            for k in range(len(LAYOUTS))
+        ]
+    )  # (300, 3)
+    captions = [caption(*row) for row in grid.tolist()]
+    return captions, {"digit": grid[:, 0], "color": grid[:, 1], "layout": grid[:, 2]}
+
+
+def _draw_attributes(labels: np.ndarray, split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A color and a layout for each digit, from a seeded generator; held-out pairs skip train."""
+    rng = np.random.default_rng([seed, SPLITS.index(split)])
+    colors = rng.integers(0, len(COLOR_NAMES), size=len(labels))
+    layouts = rng.integers(0, len(LAYOUTS), size=len(labels))
+    if split == "train":
+        for digit, name in HELD_OUT_PAIRS:
+            held = COLOR_NAMES.index(name)
+            clash = np.flatnonzero((labels == digit) & (colors == held))
+            # redraw among the other five colors: shift by 1..5 around the color wheel
+            colors[clash] = (held + rng.integers(1, len(COLOR_NAMES), size=len(clash))) % len(
+                COLOR_NAMES
+            )
+    return colors, layouts
+
+
+def render_digits(strokes: Tensor, colors: np.ndarray, layouts: np.ndarray) -> Tensor:
+    """Grey digits (N, 1, 28, 28) in [0, 1] -> coloured, placed (N, 3, 32, 32) in [-1, 1].
+
+    "large": the 28x28 digit centred (2 black pixels each side); otherwise scaled to 16x16
+    into the named quadrant. Color = stroke intensity times the (R, G, B) of the color.
+    """
+    n = len(strokes)
+    canvas = torch.zeros(n, 1, CANVAS, CANVAS)  # stroke intensity, 0 = black
+    large = torch.from_numpy(np.asarray(layouts) == 0)
+    canvas[large, :, 2:30, 2:30] = strokes[large]
+    small = torch.nn.functional.interpolate(
+        strokes, size=(SMALL, SMALL), mode="bilinear", antialias=True, align_corners=False
+    ).clamp(0, 1)  # (N, 1, 16, 16)
+    for k, name in enumerate(LAYOUTS[1:], start=1):
+        top = 0 if name.startswith("top") else SMALL
+        left = 0 if name.endswith("left") else SMALL
+        chosen = torch.from_numpy(np.asarray(layouts) == k)
+        canvas[chosen, :, top : top + SMALL, left : left + SMALL] = small[chosen]
+    rgb = torch.tensor([COLORS[name] for name in COLOR_NAMES])[torch.from_numpy(colors)]  # (N, 3)
+    return canvas * rgb[:, :, None, None] * 2.0 - 1.0  # (N, 3, 32, 32) in [-1, 1]
+
+
+def captioned_digits(
+    split: str = "train", seed: int = CAPTION_SEED
+) -> tuple[Tensor, list[str], dict[str, np.ndarray]]:
+    """The `load_mnist(split)` digits, coloured and laid out on a black 32x32 RGB canvas.
+
+    Returns (images (N, 3, 32, 32) float in [-1, 1], captions, attributes), where attributes
+    holds integer arrays "digit", "color", "layout" of shape (N,), indices into DIGIT_WORDS,
+    COLOR_NAMES and LAYOUTS. Captions read "a large blue three" or "a small red seven in the
+    top left". The same split and seed give the same images every run. No training image
+    shows a (digit, color) pair in HELD_OUT_PAIRS; the test split has all 60 pairs.
+    """
+    _check_split(split)
+    table = load_mnist(split).with_format("numpy")
+    digits = np.asarray(table["label"]).astype(np.int64)
+    strokes = torch.from_numpy(np.asarray(table["image"])).float().unsqueeze(1) / 255.0
+    colors, layouts = _draw_attributes(digits, split, seed)
+    images = render_digits(strokes, colors, layouts)
+    rows = zip(digits.tolist(), colors.tolist(), layouts.tolist(), strict=True)
+    captions = [caption(*row) for row in rows]
+    return images, captions, {"digit": digits, "color": colors, "layout": layouts}

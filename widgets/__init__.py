@@ -5,5 +5,6 @@ reverse, and compute nothing heavy themselves: they ask course_lib once, then in
 """
 
 from widgets.patch_explorer import PatchExplorer
+from widgets.similarity_explorer import SimilarityExplorer
 
-__all__ = ["PatchExplorer"]
+__all__ = ["PatchExplorer", "SimilarityExplorer"]

@@ -43,7 +43,31 @@ def patch_explorer() -> list[Row]:
     return rows
 
 
-BENCHES: list[Callable[[], list[Row]]] = [patch_explorer]
+def similarity_explorer() -> list[Row]:
+    from widgets import SimilarityExplorer
+
+    explorer = SimilarityExplorer.demo()  # 1,000 test images and 300 captions embedded once
+    prompts = [f"a small {c} {d} in the top left" for c in ("red", "blue") for d in ("one", "two")]
+    prompts += [f"a large {c} {d}" for c in ("green", "cyan", "yellow") for d in ("six", "nine")]
+    new = median_update_ms(explorer, "prompt", prompts, moves=len(prompts))  # one text call each
+    rows = [Row("SimilarityExplorer", "new prompt (median of 10)", new, unit="ms")]
+    temperatures = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+    first = median_update_ms(explorer, "temperature", temperatures, moves=len(temperatures))
+    rows.append(
+        Row("SimilarityExplorer", "temperature slider, first visit (median of 8)", first, unit="ms")
+    )
+    cached = median_update_ms(explorer, "temperature", temperatures)
+    rows.append(
+        Row("SimilarityExplorer", "temperature slider, cached (median of 50)", cached, unit="ms")
+    )
+    image = median_update_ms(explorer, "image", range(1, 31), moves=30)
+    rows.append(
+        Row("SimilarityExplorer", "test image picker, first visit (median of 30)", image, unit="ms")
+    )
+    return rows
+
+
+BENCHES: list[Callable[[], list[Row]]] = [patch_explorer, similarity_explorer]
 
 
 def main() -> None:

@@ -1,0 +1,482 @@
+"""CLIP: an image encoder and a text encoder trained to agree (Radford et al. 2021, "Learning
+Transferable Visual Models From Natural Language Supervision").
+
+Both encoders end in one shared space of L2-normalised D-vectors; a caption and its image
+should point the same way. Training pushes the B x B cosine-similarity matrix of a batch
+toward its diagonal with a symmetric cross-entropy (`clip_loss`).
+
+Letters: B batch, L tokens per caption (context length), V vocabulary size, D shared
+embedding width, D_text text-encoder width, K classes, C channels, H x W pixels.
+
+The text encoder stands on its own (`CLIP.text_encoder`, a `TextEncoder` built from its
+own `TextEncoderConfig`): `text_encoder.hidden_states(token_ids)` gives one vector per
+token, (B, L, D_text), and the padding mask (B, L), for a model that attends to words
+(notebook 07).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib import data
+
+PAD, END, UNKNOWN = "<pad>", "<end>", "<unk>"  # ids 0, 1, 2 in every vocabulary
+SPECIAL_TOKENS = (PAD, END, UNKNOWN)
+
+
+# ---------------------------------------------------------------------------------------
+# Tokenizer: words -> integer ids
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words of a caption, punctuation dropped: "A red Seven!" -> [a, red, seven]."""
+    if not isinstance(text, str):
+        raise TypeError(f"a caption must be a string, got {type(text).__name__}")
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def build_vocab(captions: list[str]) -> tuple[str, ...]:
+    """The special tokens, then every word in `captions` in alphabetical order."""
+    words = sorted({w for text in captions for w in words_of(text)})
+    return SPECIAL_TOKENS + tuple(words)
+
+
+class UnknownWordWarning(UserWarning):
+    """A prompt used words the tokenizer never saw in training; they became <unk>."""
+
+
+class Tokenizer:
+    """Word-level tokenizer: each known word is one id, then <end>, then <pad> up to L.
+
+    Unknown words become <unk> and are reported (a warning by default, or an error with
+    unknown="raise"), never silently dropped.
+    """
+
+    def __init__(self, vocab: tuple[str, ...], context_length: int):
+        if tuple(vocab[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+            raise ValueError(
+                f"a vocabulary starts with {SPECIAL_TOKENS}; use build_vocab(captions)"
+            )
+        self.vocab = tuple(vocab)
+        self.context_length = context_length
+        self.ids = {word: i for i, word in enumerate(self.vocab)}
+        self.pad_id, self.end_id, self.unknown_id = (self.ids[t] for t in SPECIAL_TOKENS)
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def unknown_words(self, text: str) -> list[str]:
+        """The words of `text` that are not in the vocabulary."""
+        return [w for w in words_of(text) if w not in self.ids]
+
+    def encode(self, captions: list[str] | str, unknown: str = "warn") -> Tensor:
+        """Captions -> token ids (B, L) int64: words, <end>, then <pad>.
+
+        unknown: "warn" (map to <unk> and warn), "raise" (ValueError) or "ignore" (map to
+        <unk> quietly; the caller reports them, e.g. a widget's status line).
+        """
+        if unknown not in ("warn", "raise", "ignore"):
+            raise ValueError(f"unknown={unknown!r}; pass 'warn', 'raise' or 'ignore'")
+        if isinstance(captions, str):
+            captions = [captions]
+        if not isinstance(captions, (list, tuple)) or not captions:
+            raise ValueError("pass a non-empty list of captions, e.g. ['a large red seven']")
+        ids = torch.full((len(captions), self.context_length), self.pad_id, dtype=torch.long)
+        unseen = []
+        for row, text in enumerate(captions):
+            words = words_of(text)
+            if not words:
+                raise ValueError(f"caption {row} ({text!r}) has no words; type a prompt")
+            if len(words) + 1 > self.context_length:
+                raise ValueError(
+                    f"caption {text!r} has {len(words)} words; at most "
+                    f"{self.context_length - 1} fit (one slot is kept for <end>)"
+                )
+            unseen += [w for w in words if w not in self.ids]
+            tokens = [self.ids.get(w, self.unknown_id) for w in words] + [self.end_id]
+            ids[row, : len(tokens)] = torch.tensor(tokens)
+        if unseen and unknown != "ignore":
+            message = (
+                f"words not in the vocabulary became {UNKNOWN}: {sorted(set(unseen))}; "
+                f"known words: {', '.join(self.vocab[len(SPECIAL_TOKENS) :])}"
+            )
+            if unknown == "raise":
+                raise ValueError(message)
+            warnings.warn(message, UnknownWordWarning, stacklevel=2)
+        return ids
+
+    def decode(self, token_ids: Tensor) -> list[str]:
+        """Token ids (B, L) -> captions, stopping at <end>; <unk> stays visible."""
+        out = []
+        for row in token_ids.tolist():
+            words = []
+            for i in row:
+                if i == self.end_id:
+                    break
+                if i != self.pad_id:
+                    words.append(self.vocab[i])
+            out.append(" ".join(words))
+        return out
+
+
+# ---------------------------------------------------------------------------------------
+# Configs
+
+
+def digit_caption_vocab() -> tuple[str, ...]:
+    """The vocabulary of the captioned digits: specials + the 20 words of all 300 captions."""
+    return build_vocab(data.all_captions()[0])
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    vocab: tuple[str, ...] = field(default_factory=digit_caption_vocab)  # id = position
+    context_length: int = 12  # L: the longest caption has 8 words, + <end>, + room
+    dim: int = 64  # D_text, width of every token's hidden state
+    depth: int = 2  # transformer blocks
+    heads: int = 4
+    mlp_dim: int = 128
+
+    def __post_init__(self):
+        if tuple(self.vocab[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+            raise ValueError(f"vocab must start with {SPECIAL_TOKENS}; use build_vocab(captions)")
+        if self.dim % self.heads:
+            raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
+
+
+@dataclass(frozen=True)
+class CLIPConfig:
+    # image encoder: a small CNN on (channels, image_size, image_size) images
+    image_size: int = 32
+    channels: int = 3
+    conv_channels: tuple[int, ...] = (32, 64, 128)  # one stride-2 stage each: 32 -> 16 -> 8 -> 4
+    where_channels: int = 8  # channels of the position-keeping readout
+    # text encoder: the fields of TextEncoderConfig, with a text_ prefix (see text_config)
+    vocab: tuple[str, ...] = field(default_factory=digit_caption_vocab)
+    context_length: int = 12
+    text_dim: int = 64
+    text_depth: int = 2
+    text_heads: int = 4
+    text_mlp_dim: int = 128
+    # the shared space
+    embed_dim: int = 64  # D
+    init_temperature: float = 0.07  # the logit scale starts at 1 / 0.07, as in CLIP
+    max_logit_scale: float = 100.0  # and is clamped there
+
+    def __post_init__(self):
+        if self.image_size % 2 ** len(self.conv_channels):
+            raise ValueError(
+                f"image_size {self.image_size} must be divisible by 2^{len(self.conv_channels)} "
+                "(one halving per conv stage)"
+            )
+
+    @property
+    def text_config(self) -> TextEncoderConfig:
+        """The text encoder's own config, so it can be saved and rebuilt alone."""
+        return TextEncoderConfig(
+            vocab=self.vocab,
+            context_length=self.context_length,
+            dim=self.text_dim,
+            depth=self.text_depth,
+            heads=self.text_heads,
+            mlp_dim=self.text_mlp_dim,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Encoders
+
+
+class ImageEncoder(nn.Module):
+    """A small CNN: three stride-2 conv stages (32 -> 16 -> 8 -> 4 pixels) and one more conv
+    at 4x4, then two readouts side by side:
+    - "what": a max over the 4x4 positions, the same wherever the digit sits;
+    - "where": a 1x1 conv down to a few channels, flattened, so position is kept (the
+      layouts "top left" ... are facts about *where* the digit is).
+    """
+
+    def __init__(self, config: CLIPConfig):
+        super().__init__()
+        stages, width = [], config.channels
+        for out in config.conv_channels:
+            stages += [
+                nn.Conv2d(width, out, 3, stride=2, padding=1),  # halve H and W
+                nn.GroupNorm(8, out),
+                nn.GELU(),
+            ]
+            width = out
+        stages += [nn.Conv2d(width, width, 3, padding=1), nn.GroupNorm(8, width), nn.GELU()]
+        self.stages = nn.Sequential(*stages)
+        self.where = nn.Conv2d(width, config.where_channels, 1)
+        side = config.image_size // 2 ** len(config.conv_channels)
+        self.out_dim = width + config.where_channels * side * side  # 128 + 8 * 4 * 4 = 256
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) in [-1, 1] -> features (B, out_dim): "what" then "where"."""
+        h = self.stages(images)  # (B, 128, 4, 4)
+        what = h.amax(dim=(2, 3))  # (B, 128): position-free
+        where = self.where(h).flatten(1)  # (B, 8 * 4 * 4): position kept
+        return torch.cat([what, where], dim=1)
+
+
+class TextEncoder(nn.Module):
+    """Token + position embeddings -> pre-norm transformer blocks (each word sees every word,
+    never the padding) -> one hidden state per token. Carries its tokenizer."""
+
+    def __init__(self, config: TextEncoderConfig = TextEncoderConfig()):
+        super().__init__()
+        self.config = config
+        c = config
+        self.tokenizer = Tokenizer(c.vocab, c.context_length)
+        self.token_embed = nn.Embedding(len(c.vocab), c.dim)
+        self.pos_embed = nn.Parameter(torch.randn(1, c.context_length, c.dim) * 0.02)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                c.dim,
+                c.heads,
+                dim_feedforward=c.mlp_dim,
+                dropout=0.0,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,  # pre-norm, like the ViT blocks of notebook 01
+            )
+            for _ in range(c.depth)
+        )
+        self.norm = nn.LayerNorm(c.dim)
+
+    def tokenize(self, captions: list[str] | str, unknown: str = "warn") -> Tensor:
+        """Captions -> token ids (B, L) int64 on the encoder's device; see `Tokenizer.encode`."""
+        return self.tokenizer.encode(captions, unknown=unknown).to(self.pos_embed.device)
+
+    def _check_ids(self, token_ids: Tensor) -> None:
+        if not isinstance(token_ids, Tensor) or token_ids.dtype != torch.long:
+            raise TypeError("token_ids must be an int64 tensor; make it with tokenize(captions)")
+        L = self.config.context_length
+        if token_ids.ndim != 2 or token_ids.shape[1] != L:
+            raise ValueError(f"token_ids must have shape (B, {L}), got {tuple(token_ids.shape)}")
+        if token_ids.min() < 0 or token_ids.max() >= len(self.config.vocab):
+            raise ValueError(f"token ids must lie in [0, {len(self.config.vocab)})")
+        if not (token_ids == self.tokenizer.end_id).any(dim=1).all():
+            raise ValueError("every row of token_ids needs an <end> token; use tokenize(captions)")
+
+    def hidden_states(self, token_ids: Tensor) -> tuple[Tensor, Tensor]:
+        """Token ids (B, L) -> (hidden states (B, L, D_text), padding mask (B, L) bool).
+
+        The mask is True at <pad> positions, the ones to ignore (what torch's
+        key_padding_mask wants). States at real tokens do not depend on the padding.
+        """
+        self._check_ids(token_ids)
+        padding = token_ids == self.tokenizer.pad_id  # (B, L)
+        h = self.token_embed(token_ids) + self.pos_embed  # (B, L, D_text)
+        for block in self.blocks:
+            h = block(h, src_key_padding_mask=padding)
+        return self.norm(h), padding
+
+    def forward(self, token_ids: Tensor) -> Tensor:
+        """Token ids (B, L) -> the hidden state at each caption's <end> token (B, D_text)."""
+        h, _ = self.hidden_states(token_ids)
+        end = (token_ids == self.tokenizer.end_id).int().argmax(dim=1)  # (B,) first <end>
+        return h[torch.arange(len(h), device=h.device), end]  # (B, D_text)
+
+
+# ---------------------------------------------------------------------------------------
+# CLIP
+
+
+class CLIP(nn.Module):
+    """Image encoder + text encoder, each projected to D and L2-normalised, and a learned
+    logit scale (1 / temperature)."""
+
+    def __init__(self, config: CLIPConfig = CLIPConfig()):
+        super().__init__()
+        self.config = config
+        self.image_encoder = ImageEncoder(config)
+        self.text_encoder = TextEncoder(config.text_config)
+        self.image_projection = nn.Linear(self.image_encoder.out_dim, config.embed_dim)
+        self.text_projection = nn.Linear(config.text_dim, config.embed_dim, bias=False)
+        # learned in log space, like CLIP: exp keeps it positive, steps are relative
+        self.log_logit_scale = nn.Parameter(torch.tensor(math.log(1 / config.init_temperature)))
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self.text_encoder.tokenizer
+
+    @property
+    def logit_scale(self) -> Tensor:
+        """exp(log scale), clamped at max_logit_scale (100) so the softmax cannot blow up."""
+        return self.log_logit_scale.exp().clamp(max=self.config.max_logit_scale)
+
+    def tokenize(self, captions: list[str] | str, unknown: str = "warn") -> Tensor:
+        """list[str] -> (B, L) int64 token ids, on the model's device."""
+        return self.text_encoder.tokenize(captions, unknown=unknown)
+
+    def encode_image(self, images: Tensor) -> Tensor:
+        """Images (B, C, H, W) in [-1, 1] -> unit vectors (B, D)."""
+        c = self.config
+        expected = (c.channels, c.image_size, c.image_size)
+        if not isinstance(images, Tensor) or images.ndim != 4 or images.shape[1:] != expected:
+            got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+            raise ValueError(
+                f"images must have shape (B, {', '.join(map(str, expected))}), got {got}"
+            )
+        features = self.image_encoder(images)  # (B, 256)
+        return F.normalize(self.image_projection(features), dim=-1)  # (B, D)
+
+    def encode_text(self, token_ids: Tensor) -> Tensor:
+        """Token ids (B, L) from `tokenize` -> unit vectors (B, D)."""
+        return F.normalize(self.text_projection(self.text_encoder(token_ids)), dim=-1)  # (B, D)
+
+    def forward(self, images: Tensor, token_ids: Tensor) -> Tensor:
+        """The loss of a batch of matching (image, caption) pairs."""
+        return clip_loss(self.encode_image(images), self.encode_text(token_ids), self.logit_scale)
+
+
+def _check_embeddings(name: str, emb: Tensor) -> None:
+    if not isinstance(emb, Tensor) or emb.ndim != 2:
+        got = tuple(emb.shape) if isinstance(emb, Tensor) else type(emb).__name__
+        raise ValueError(f"{name} must be a (B, D) tensor, got {got}")
+    norms = emb.detach().float().norm(dim=-1)
+    if not torch.allclose(norms, torch.ones_like(norms), atol=1e-3):
+        raise ValueError(
+            f"{name} rows must be L2-normalised (norms range {norms.min():.3f}..{norms.max():.3f});"
+            " use F.normalize(x, dim=-1), or the model's encode_image / encode_text"
+        )
+
+
+def clip_loss(image_emb: Tensor, text_emb: Tensor, logit_scale: Tensor | float) -> Tensor:
+    """Symmetric cross-entropy over the B x B similarity logits; CLIP (Radford et al. 2021),
+    Figure 3. Row i should pick caption i, column j should pick image j.
+
+    image_emb, text_emb: (B, D) L2-normalised; logit_scale: the multiplier (1 / temperature).
+    """
+    _check_embeddings("image_emb", image_emb)
+    _check_embeddings("text_emb", text_emb)
+    if image_emb.shape != text_emb.shape:
+        raise ValueError(
+            f"image_emb {tuple(image_emb.shape)} and text_emb {tuple(text_emb.shape)} must have "
+            "the same shape: one caption per image, in the same order"
+        )
+    logits = logit_scale * image_emb @ text_emb.T  # (B, B): images x captions
+    labels = torch.arange(len(logits), device=logits.device)  # the match is on the diagonal
+    loss_images = F.cross_entropy(logits, labels)  # each image picks its caption
+    loss_texts = F.cross_entropy(logits.T, labels)  # each caption picks its image
+    return (loss_images + loss_texts) / 2
+
+
+# ---------------------------------------------------------------------------------------
+# Using a trained CLIP: embeddings in batches, zero-shot, retrieval
+
+
+@torch.no_grad()
+def embed_images(model: CLIP, images: Tensor, batch_size: int = 500) -> Tensor:
+    """(N, C, H, W) -> (N, D) unit vectors on the CPU, in eval mode, in batches."""
+    device = model.log_logit_scale.device
+    was_training = model.training
+    model.eval()
+    out = [model.encode_image(chunk.to(device)).cpu() for chunk in images.split(batch_size)]
+    model.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def embed_texts(model: CLIP, captions: list[str], unknown: str = "warn") -> Tensor:
+    """list[str] -> (N, D) unit vectors on the CPU, in eval mode."""
+    was_training = model.training
+    model.eval()
+    out = model.encode_text(model.tokenize(list(captions), unknown=unknown)).cpu()
+    model.train(was_training)
+    return out
+
+
+ATTRIBUTES = {"digit": data.DIGIT_WORDS, "color": data.COLOR_NAMES, "layout": data.LAYOUTS}
+
+
+def ensemble_prompts(attribute: str) -> list[list[str]]:
+    """For each class of `attribute` ("digit", "color" or "layout"), every caption that names
+    it: a digit's 30 captions over all colors and layouts, a color's 50, a layout's 60."""
+    if attribute not in ATTRIBUTES:
+        raise ValueError(f"unknown attribute {attribute!r}; pass one of {list(ATTRIBUTES)}")
+    captions, attributes = data.all_captions()
+    values = attributes[attribute]
+    return [
+        [c for c, v in zip(captions, values, strict=True) if v == k]
+        for k in range(len(ATTRIBUTES[attribute]))
+    ]
+
+
+def class_embeddings(model: CLIP, prompts_per_class: list[list[str]]) -> Tensor:
+    """Prompt ensembling: each class's prompt embeddings averaged, renormalised -> (K, D)."""
+    if not prompts_per_class or any(not p for p in prompts_per_class):
+        raise ValueError("give at least one prompt for every class")
+    rows = [embed_texts(model, prompts).mean(dim=0) for prompts in prompts_per_class]
+    return F.normalize(torch.stack(rows), dim=-1)  # (K, D)
+
+
+def zero_shot_predict(
+    model: CLIP,
+    images: Tensor,
+    attribute: str = "digit",
+    image_emb: Tensor | None = None,
+) -> Tensor:
+    """The class of each image from prompts alone: argmax of cosine to each class's ensemble
+    embedding -> (N,) int64. Pass image_emb (N, D) to skip re-encoding the images."""
+    classes = class_embeddings(model, ensemble_prompts(attribute))  # (K, D)
+    image_emb = embed_images(model, images) if image_emb is None else image_emb
+    return (image_emb @ classes.T).argmax(dim=1)  # (N,)
+
+
+def recall_at_k(similarity: Tensor, relevant: Tensor, k: int) -> float:
+    """Share of queries (rows) with a relevant candidate among their k most similar.
+
+    similarity: (Q, N) scores; relevant: (Q, N) bool, True where candidate n answers query q.
+    """
+    if similarity.shape != relevant.shape:
+        raise ValueError(f"similarity {similarity.shape} and relevant {relevant.shape} differ")
+    if not 1 <= k <= similarity.shape[1]:
+        raise ValueError(f"k must be between 1 and {similarity.shape[1]}, got {k}")
+    top = similarity.topk(k, dim=1).indices  # (Q, k)
+    return relevant.gather(1, top).any(dim=1).float().mean().item()
+
+
+def caption_index(attributes: dict[str, np.ndarray]) -> np.ndarray:
+    """Where each image's caption sits in `data.all_captions()` (digit-major order) -> (N,)."""
+    n_colors, n_layouts = len(data.COLOR_NAMES), len(data.LAYOUTS)
+    digit, color, layout = (np.asarray(attributes[k]) for k in ("digit", "color", "layout"))
+    return (digit * n_colors + color) * n_layouts + layout
+
+
+@torch.no_grad()
+def evaluate(model: CLIP, images: Tensor, attributes: dict[str, np.ndarray]) -> dict[str, float]:
+    """Zero-shot accuracy per attribute, the exact caption among all 300, and retrieval recall.
+
+    image-to-text: rank all 300 captions for each image (recall@1 = exact caption accuracy).
+    text-to-image: each caption present in the set ranks the images; a hit is any image with
+    that exact caption among the top k.
+    """
+    image_emb = embed_images(model, images)  # (N, D)
+    metrics = {}
+    for attribute in ATTRIBUTES:
+        predicted = zero_shot_predict(model, images, attribute, image_emb=image_emb).numpy()
+        metrics[f"zero_shot_{attribute}"] = float((predicted == attributes[attribute]).mean())
+    captions, _ = data.all_captions()
+    text_emb = embed_texts(model, captions)  # (300, D)
+    truth = torch.from_numpy(caption_index(attributes))  # (N,)
+    similarity = image_emb @ text_emb.T  # (N, 300)
+    relevant = F.one_hot(truth, len(captions)).bool()  # (N, 300)
+    for k in (1, 5):
+        metrics[f"image_to_text_recall@{k}"] = recall_at_k(similarity, relevant, k)
+    present = truth.unique()  # captions that some image in the set carries
+    for k in (1, 5):
+        metrics[f"text_to_image_recall@{k}"] = recall_at_k(
+            similarity.T[present], relevant.T[present], k
+        )
+    metrics["exact_caption"] = metrics["image_to_text_recall@1"]
+    return metrics

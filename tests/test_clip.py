@@ -1,0 +1,174 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib import checkpoints, clip, data
+
+
+def unit(*shape, seed=0):
+    return F.normalize(torch.randn(*shape, generator=torch.Generator().manual_seed(seed)), dim=-1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return clip.CLIP(clip.CLIPConfig(conv_channels=(8, 8, 16), text_dim=32, embed_dim=16)).eval()
+
+
+def test_clip_loss_equals_an_independent_computation():
+    image, text, scale = unit(6, 8, seed=1), unit(6, 8, seed=2), 14.3
+    logits = scale * (image.numpy() @ text.numpy().T).astype(np.float64)  # (B, B)
+
+    def mean_nll(rows):  # -log softmax of the diagonal, row by row
+        return np.mean([np.log(np.exp(r).sum()) - r[i] for i, r in enumerate(rows)])
+
+    expected = (mean_nll(logits) + mean_nll(logits.T)) / 2
+    assert clip.clip_loss(image, text, scale).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_clip_loss_is_symmetric_and_prefers_aligned_pairs():
+    image, text = unit(16, 8, seed=3), unit(16, 8, seed=4)
+    assert torch.allclose(clip.clip_loss(image, text, 10.0), clip.clip_loss(text, image, 10.0))
+    aligned = clip.clip_loss(image, image, 10.0)
+    shuffled = clip.clip_loss(image, image[torch.randperm(16)], 10.0)
+    assert aligned < shuffled
+    # perfectly aligned and orthogonal: the loss goes to 0 as the scale grows
+    eye = torch.eye(4)
+    assert clip.clip_loss(eye, eye, 100.0) < 1e-10
+
+
+def test_clip_loss_refuses_bad_inputs():
+    with pytest.raises(ValueError, match="L2-normalised"):
+        clip.clip_loss(torch.randn(4, 8) * 3, unit(4, 8), 10.0)
+    with pytest.raises(ValueError, match="same shape"):
+        clip.clip_loss(unit(4, 8), unit(5, 8), 10.0)
+    with pytest.raises(ValueError, match=r"\(B, D\)"):
+        clip.clip_loss(unit(2, 4, 8), unit(2, 4, 8), 10.0)
+
+
+def test_tokenizer_round_trips_and_reports_unknown_words(model):
+    captions, _ = data.all_captions()
+    ids = model.tokenize(captions)
+    assert ids.shape == (300, model.config.context_length) and ids.dtype == torch.long
+    assert model.tokenizer.decode(ids) == captions
+    assert (ids == model.tokenizer.end_id).sum(dim=1).tolist() == [1] * 300
+    with pytest.warns(clip.UnknownWordWarning, match="purple"):
+        ids = model.tokenize(["a large purple seven"])
+    assert model.tokenizer.decode(ids) == ["a large <unk> seven"]  # kept, visible, not dropped
+    assert model.tokenizer.unknown_words("A Purple SEVEN!") == ["purple"]
+    with pytest.raises(ValueError, match="purple"):
+        model.tokenize(["a purple seven"], unknown="raise")
+    with pytest.raises(ValueError, match="no words"):
+        model.tokenize(["   "])
+    with pytest.raises(ValueError, match="at most"):
+        model.tokenize([" ".join(["seven"] * 20)])
+    with pytest.raises(ValueError, match="non-empty"):
+        model.tokenize([])
+
+
+def test_vocab_is_built_from_captions():
+    vocab = clip.build_vocab(["A small red seven.", "a large blue one"])
+    assert vocab == clip.SPECIAL_TOKENS + ("a", "blue", "large", "one", "red", "seven", "small")
+    full = clip.digit_caption_vocab()  # what the 300 captions use
+    assert len(full) == 3 + 2 + 10 + 6 + 2 + 1 + 4  # specials, a/in, digits, colors, sizes...
+
+
+def test_encoders_give_unit_vectors_and_check_inputs(model):
+    images = torch.rand(3, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        image_emb = model.encode_image(images)
+        text_emb = model.encode_text(model.tokenize(["a large red one", "a large red two", "a"]))
+    assert image_emb.shape == text_emb.shape == (3, 16)
+    assert torch.allclose(image_emb.norm(dim=-1), torch.ones(3), atol=1e-5)
+    assert torch.allclose(text_emb.norm(dim=-1), torch.ones(3), atol=1e-5)
+    with pytest.raises(ValueError, match=r"\(B, 3, 32, 32\)"):
+        model.encode_image(torch.zeros(2, 1, 28, 28))
+    with pytest.raises(TypeError, match="int64"):
+        model.encode_text(torch.zeros(2, 12))
+    with pytest.raises(ValueError, match="<end>"):
+        model.encode_text(torch.full((1, 12), 5, dtype=torch.long))
+
+
+def test_logit_scale_starts_at_one_over_007_and_is_clamped(model):
+    fresh = clip.CLIP(model.config)
+    assert fresh.logit_scale.item() == pytest.approx(1 / 0.07, rel=1e-5)
+    with torch.no_grad():
+        fresh.log_logit_scale.fill_(10.0)
+    assert fresh.logit_scale.item() == 100.0
+
+
+def test_text_hidden_states_ignore_padding(model):
+    encoder = model.text_encoder
+    ids = encoder.tokenize(["a large red one", "a small blue nine in the top left"])
+    with torch.no_grad():
+        states, padding = encoder.hidden_states(ids)
+        assert states.shape == (2, 12, 32) and padding.shape == (2, 12)
+        assert padding[0].tolist() == [False] * 5 + [True] * 7  # 4 words, <end>, 7 pads
+        encoder.token_embed.weight[encoder.tokenizer.pad_id] += 5.0  # change what pads look like
+        moved, _ = encoder.hidden_states(ids)
+        encoder.token_embed.weight[encoder.tokenizer.pad_id] -= 5.0
+    assert torch.allclose(states[~padding], moved[~padding], atol=1e-5)
+    encoder.train()  # the same numbers in training mode (no fast-path surprises)
+    again, _ = encoder.hidden_states(ids)
+    encoder.eval()
+    assert torch.allclose(states[~padding], again[~padding].detach(), atol=1e-5)
+
+
+def test_text_encoder_saves_and_loads_alone(model, tmp_path):
+    checkpoints.save(model.text_encoder, tmp_path / "text")
+    loaded = checkpoints.load(tmp_path / "text")
+    assert isinstance(loaded, clip.TextEncoder) and loaded.config == model.config.text_config
+    ids = loaded.tokenize(["a large red one"])
+    with torch.no_grad():
+        assert torch.allclose(loaded(ids), model.text_encoder(ids))
+
+
+def test_clip_checkpoint_rebuilds_its_tokenizer(model, tmp_path):
+    vocab = clip.build_vocab(["a red seven", "a blue one"])
+    small = clip.CLIP(clip.CLIPConfig(vocab=vocab, conv_channels=(8, 8, 8), embed_dim=8))
+    checkpoints.save(small, tmp_path / "clip", half=True)
+    loaded = checkpoints.load(tmp_path / "clip")
+    assert loaded.tokenizer.vocab == vocab and loaded.config == small.config
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert loaded.tokenizer.decode(loaded.tokenize(["a blue seven"])) == ["a blue seven"]
+
+
+def test_zero_shot_prompts_and_recall():
+    sizes = {a: [len(p) for p in clip.ensemble_prompts(a)] for a in clip.ATTRIBUTES}
+    assert sizes == {"digit": [30] * 10, "color": [50] * 6, "layout": [60] * 5}
+    with pytest.raises(ValueError, match="attribute"):
+        clip.ensemble_prompts("size")
+    similarity = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.3, 0.1]])
+    relevant = torch.tensor([[False, False, True], [False, False, True]])
+    assert clip.recall_at_k(similarity, relevant, 1) == 0.0
+    assert clip.recall_at_k(similarity, relevant, 2) == 0.5
+    assert clip.recall_at_k(similarity, relevant, 3) == 1.0
+
+
+def test_caption_index_matches_all_captions():
+    captions, attributes = data.all_captions()
+    assert (clip.caption_index(attributes) == np.arange(300)).all()
+
+
+def test_zero_shot_predict_and_evaluate_run(model):
+    images = torch.rand(50, 3, 32, 32) * 2 - 1
+    _, attributes = data.all_captions()
+    predicted = clip.zero_shot_predict(model, images[:20], "color")
+    assert predicted.shape == (20,) and predicted.max() < 6
+    metrics = clip.evaluate(model, images, {k: v[::6] for k, v in attributes.items()})
+    assert set(metrics) >= {"zero_shot_digit", "exact_caption", "text_to_image_recall@5"}
+    assert all(0 <= v <= 1 for v in metrics.values())
+
+
+def test_shipped_checkpoint_meets_the_targets_and_rebuilds_its_tokenizer():
+    metrics = checkpoints.metadata("clip-digits")
+    assert metrics["zero_shot_digit"] >= 0.95
+    assert metrics["zero_shot_color"] >= 0.98 and metrics["zero_shot_layout"] >= 0.98
+    assert metrics["exact_caption"] >= 0.85
+    shipped = checkpoints.load_pretrained("clip-digits")
+    assert shipped.tokenizer.vocab == clip.build_vocab(data.all_captions()[0])
+    assert shipped.logit_scale.item() <= 100.0
