@@ -4,7 +4,9 @@
 reverse, and compute nothing heavy themselves: they ask course_lib once, then index.
 """
 
+from widgets.denoising_scrubber import DenoisingScrubber
+from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 from widgets.similarity_explorer import SimilarityExplorer
 
-__all__ = ["PatchExplorer", "SimilarityExplorer"]
+__all__ = ["DenoisingScrubber", "NoisingScrubber", "PatchExplorer", "SimilarityExplorer"]

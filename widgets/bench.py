@@ -67,7 +67,39 @@ def similarity_explorer() -> list[Row]:
     return rows
 
 
-BENCHES: list[Callable[[], list[Row]]] = [patch_explorer, similarity_explorer]
+def noising_scrubber() -> list[Row]:
+    from widgets import NoisingScrubber
+
+    scrubber = NoisingScrubber.demo()  # a digit and a 96x96 photo, T = 1000
+    name = "NoisingScrubber"
+    first = median_update_ms(scrubber, "t", range(1, 1000, 20))  # 50 frames, each drawn once
+    rows = [Row(name, "t slider, digit, first visit (median of 50)", first, unit="ms")]
+    cached = median_update_ms(scrubber, "t", range(1, 1000, 20))
+    rows.append(Row(name, "t slider, digit, cached (median of 50)", cached, unit="ms"))
+    scrubber.controls["image"].value = "photo"  # computes every x_t of the photo once
+    photo = median_update_ms(scrubber, "t", range(2, 1000, 20))
+    rows.append(Row(name, "t slider, 96x96 photo, first visit (median of 50)", photo, unit="ms"))
+    return rows
+
+
+def denoising_scrubber() -> list[Row]:
+    from widgets import DenoisingScrubber
+
+    scrubber = DenoisingScrubber.demo()  # ddpm-digits, 4 samples, DDIM-50 sampled once
+    name = "DenoisingScrubber"
+    first = median_update_ms(scrubber, "step", range(1, 41), moves=40)
+    rows = [Row(name, "step slider, first visit (median of 40)", first, unit="ms")]
+    cached = median_update_ms(scrubber, "step", range(0, 41))
+    rows.append(Row(name, "step slider, cached (median of 50)", cached, unit="ms"))
+    return rows
+
+
+BENCHES: list[Callable[[], list[Row]]] = [
+    patch_explorer,
+    similarity_explorer,
+    noising_scrubber,
+    denoising_scrubber,
+]
 
 
 def main() -> None:

@@ -1,0 +1,372 @@
+"""Diffusion maths as pure functions over tensors: noise schedules, the forward process,
+DDPM and DDIM steps, and a sampling loop. Knows no model class: a model is any callable
+`model(x_t, t, cond) -> eps`.
+
+Notation (paper symbol -> code):
+    beta_t                 betas[t]        noise added at step t
+    alpha_t = 1 - beta_t   alphas[t]
+    alpha_bar_t = prod_{s<=t} alpha_s      alpha_bar[t]   signal kept after t+1 steps
+    x_0, x_t, eps          x0, x_t, eps    clean image, noisy image, standard Gaussian noise
+    eps_theta(x_t, t)      eps             the model's guess of the noise
+    beta_tilde_t           posterior_variance[t] = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t
+    SNR(t)                 snr[t] = alpha_bar_t / (1 - alpha_bar_t)
+
+Timesteps are 0-based, t = 0..T-1 (the papers count 1..T): alpha_bar[0] is the first,
+nearly clean step and alpha_bar[T-1] is nearly pure noise; "alpha_bar_{-1}" = 1 means x_0.
+
+References: Ho, Jain & Abbeel 2020 (DDPM); Song, Meng & Ermon 2021 (DDIM); Nichol &
+Dhariwal 2021 (cosine schedule).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+NoisePredictor = Callable[[Tensor, Tensor, object], Tensor]  # model(x_t, t (B,), cond) -> eps
+
+
+def alpha_bar_cosine(t: Tensor, s: float = 0.008) -> Tensor:
+    """alpha_bar(t) for t in [0, 1]: f(t) / f(0), f(t) = cos^2(pi/2 (t + s) / (1 + s)).
+
+    Nichol & Dhariwal 2021, eq. 17.
+    """
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    return f / math.cos(s / (1 + s) * math.pi / 2) ** 2
+
+
+def _check_T(T: int) -> None:
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ValueError(f"T (number of timesteps) must be a positive int, got {T!r}")
+
+
+class NoiseSchedule:
+    """A forward process: betas (T,), and everything derived from them.
+
+    Build one with `NoiseSchedule.linear(T)` or `NoiseSchedule.cosine(T)`, or from any
+    betas in (0, 1). The tensors are float64 on the CPU; methods move what they use to the
+    device and dtype of their inputs.
+    """
+
+    def __init__(self, betas: Tensor, name: str = "custom"):
+        betas = torch.as_tensor(betas, dtype=torch.float64).cpu()
+        if betas.ndim != 1 or len(betas) == 0:
+            raise ValueError(f"betas must be a 1-D tensor of length T, got {tuple(betas.shape)}")
+        if not bool(((betas > 0) & (betas < 1)).all()):
+            raise ValueError("every beta must be strictly between 0 and 1")
+        self.name = name
+        self.betas = betas  # (T,)
+        self.alphas = 1.0 - betas  # (T,)
+        self.alpha_bar = torch.cumprod(self.alphas, dim=0)  # (T,)
+        alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar[:-1]])
+        self.alpha_bar_prev = alpha_bar_prev  # (T,), alpha_bar_{t-1}, 1 at t = 0
+        self.posterior_variance = (1 - alpha_bar_prev) / (1 - self.alpha_bar) * betas  # (T,)
+        self.snr = self.alpha_bar / (1 - self.alpha_bar)  # (T,)
+
+    @classmethod
+    def linear(cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+        """Betas rising linearly from beta_start to beta_end (Ho et al. 2020, section 4)."""
+        _check_T(T)
+        if not 0 < beta_start <= beta_end < 1:
+            raise ValueError(
+                f"need 0 < beta_start <= beta_end < 1, got {beta_start} and {beta_end}"
+            )
+        return cls(torch.linspace(beta_start, beta_end, T, dtype=torch.float64), name="linear")
+
+    @classmethod
+    def cosine(cls, T: int = 1000, s: float = 0.008, max_beta: float = 0.999):
+        """alpha_bar follows a squared cosine; betas = 1 - alpha_bar_t / alpha_bar_{t-1}, capped
+        at max_beta so the last step is not a division by ~0 (Nichol & Dhariwal 2021, eq. 17)."""
+        _check_T(T)
+        steps = torch.arange(T + 1, dtype=torch.float64) / T  # 0, 1/T, ..., 1
+        f = alpha_bar_cosine(steps, s)  # (T+1,), f[0] = 1
+        betas = (1 - f[1:] / f[:-1]).clamp(max=max_beta)  # (T,)
+        return cls(betas, name="cosine")
+
+    @property
+    def T(self) -> int:
+        return len(self.betas)
+
+    def __repr__(self) -> str:
+        return f"NoiseSchedule.{self.name}(T={self.T})"
+
+    def check_t(self, t: int | Tensor) -> None:
+        """Raise a ValueError unless every t is an integer in 0..T-1."""
+        if isinstance(t, Tensor):
+            if t.dtype.is_floating_point or t.dtype == torch.bool:
+                raise TypeError(f"t must hold integers, got a {t.dtype} tensor")
+            bad = t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.T)
+        elif isinstance(t, int) and not isinstance(t, bool):
+            bad = not 0 <= t < self.T
+        else:
+            raise TypeError(f"t must be an int or an integer tensor, got {type(t).__name__}")
+        if bad:
+            raise ValueError(f"timestep t out of range: must be in 0..{self.T - 1}, got {t}")
+
+    def at(self, values: Tensor, t: int | Tensor, x: Tensor) -> Tensor:
+        """values[t] shaped to broadcast against x: a scalar, or (B, 1, 1, 1) per image."""
+        self.check_t(t)
+        if isinstance(t, Tensor) and t.ndim > 0:
+            if t.shape != (len(x),):
+                raise ValueError(
+                    f"t must be an int or a (B,) tensor with B={len(x)}, got {t.shape}"
+                )
+            picked = values[t.cpu()].reshape(-1, *([1] * (x.ndim - 1)))  # (B, 1, 1, 1)
+        else:
+            picked = values[int(t)]
+        return picked.to(device=x.device, dtype=x.dtype)
+
+    def q_sample(self, x0: Tensor, t: int | Tensor, noise: Tensor) -> Tensor:
+        """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps: q(x_t | x_0) in one shot
+        (Ho et al. 2020, eq. 4). t: an int, or a (B,) tensor of one timestep per image."""
+        _check_same_shape(x0=x0, noise=noise)
+        alpha_bar_t = self.at(self.alpha_bar, t, x0)
+        return alpha_bar_t.sqrt() * x0 + (1 - alpha_bar_t).sqrt() * noise
+
+
+def _check_same_shape(**tensors: Tensor) -> None:
+    names = list(tensors)
+    for name in names:
+        if not isinstance(tensors[name], Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensors[name]).__name__}")
+    shapes = {name: tuple(t.shape) for name, t in tensors.items()}
+    if len(set(shapes.values())) > 1:
+        described = ", ".join(f"{n} {s}" for n, s in shapes.items())
+        raise ValueError(f"shapes must match, got {described}")
+
+
+def predict_x0(x_t: Tensor, eps: Tensor, alpha_bar_t: Tensor | float) -> Tensor:
+    """The clean image a noise guess implies:
+    x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
+    alpha_bar_t = torch.as_tensor(alpha_bar_t, dtype=x_t.dtype, device=x_t.device)
+    return (x_t - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt()
+
+
+def eps_from_x0(x_t: Tensor, x0: Tensor, alpha_bar_t: Tensor | float) -> Tensor:
+    """The noise that turns x_0 into x_t:
+    eps = (x_t - sqrt(alpha_bar_t) x_0) / sqrt(1 - alpha_bar_t)."""
+    alpha_bar_t = torch.as_tensor(alpha_bar_t, dtype=x_t.dtype, device=x_t.device)
+    return (x_t - alpha_bar_t.sqrt() * x0) / (1 - alpha_bar_t).sqrt()
+
+
+def ddpm_step(
+    schedule: NoiseSchedule, x_t: Tensor, eps: Tensor, t: int | Tensor, noise: Tensor | None = None
+) -> Tensor:
+    """One reverse step x_t -> x_{t-1} (Ho et al. 2020, Algorithm 2):
+
+        x_{t-1} = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) + sqrt(beta_tilde_t) z
+
+    noise z ~ N(0, I) is needed for t > 0 (pass torch.randn(x_t.shape, generator=g)); at
+    t = 0 the variance is 0 and noise is ignored.
+    """
+    _check_same_shape(x_t=x_t, eps=eps)
+    # 1. the coefficients at t
+    alpha_t = schedule.at(schedule.alphas, t, x_t)
+    beta_t = schedule.at(schedule.betas, t, x_t)
+    alpha_bar_t = schedule.at(schedule.alpha_bar, t, x_t)
+    variance = schedule.at(schedule.posterior_variance, t, x_t)  # beta_tilde_t, 0 at t = 0
+    # 2. the posterior mean, written with the noise guess
+    mean = (x_t - beta_t / (1 - alpha_bar_t).sqrt() * eps) / alpha_t.sqrt()
+    # 3. add noise with the posterior variance
+    if not bool((variance > 0).any()):
+        return mean
+    if noise is None:
+        raise ValueError(
+            f"ddpm_step at t={t} adds noise: pass noise=torch.randn(x_t.shape, generator=g)"
+        )
+    _check_same_shape(x_t=x_t, noise=noise)
+    return mean + variance.sqrt() * noise
+
+
+def ddim_sigma(alpha_bar_t: Tensor, alpha_bar_prev: Tensor, eta: float) -> Tensor:
+    """The noise level of a DDIM step (Song et al. 2021, eq. 16):
+
+        sigma = eta sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t))
+                    sqrt(1 - alpha_bar_t / alpha_bar_prev)
+
+    eta = 1 gives the DDPM posterior's standard deviation, eta = 0 none.
+    """
+    return (
+        eta
+        * ((1 - alpha_bar_prev) / (1 - alpha_bar_t)).sqrt()
+        * (1 - alpha_bar_t / alpha_bar_prev).sqrt()
+    )
+
+
+def ddim_step(
+    x_t: Tensor,
+    eps: Tensor,
+    alpha_bar_t: Tensor | float,
+    alpha_bar_prev: Tensor | float,
+    eta: float = 0.0,
+    noise: Tensor | None = None,
+) -> Tensor:
+    """One DDIM step from alpha_bar_t to alpha_bar_prev, which may skip many timesteps
+    (Song et al. 2021, eq. 12):
+
+        x_prev = sqrt(alpha_bar_prev) x0_hat + sqrt(1 - alpha_bar_prev - sigma^2) eps + sigma z
+
+    eta = 0: deterministic (no noise needed); eta = 1: DDPM's variance. alpha_bar_prev = 1
+    is the last step, to the clean image.
+    """
+    _check_same_shape(x_t=x_t, eps=eps)
+    if not isinstance(eta, int | float) or eta < 0:
+        raise ValueError(f"eta must be a number >= 0 (0 = deterministic DDIM, 1 = DDPM), got {eta}")
+    alpha_bar_t = torch.as_tensor(alpha_bar_t, dtype=x_t.dtype, device=x_t.device)
+    alpha_bar_prev = torch.as_tensor(alpha_bar_prev, dtype=x_t.dtype, device=x_t.device)
+    if not bool(((alpha_bar_t > 0) & (alpha_bar_t < 1)).all()):
+        raise ValueError("alpha_bar_t must be strictly between 0 and 1")
+    if not bool(((alpha_bar_prev >= alpha_bar_t) & (alpha_bar_prev <= 1)).all()):
+        raise ValueError(
+            "alpha_bar_prev must lie between alpha_bar_t and 1: a reverse step removes noise"
+        )
+    # 1. the clean image the noise guess implies
+    x0_hat = predict_x0(x_t, eps, alpha_bar_t)
+    # 2. how much fresh noise this step adds
+    sigma = ddim_sigma(alpha_bar_t, alpha_bar_prev, eta)
+    # 3. point back towards x_t along the predicted noise, with what variance is left
+    direction = (1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * eps
+    x_prev = alpha_bar_prev.sqrt() * x0_hat + direction
+    if not bool((sigma > 0).any()):
+        return x_prev
+    if noise is None:
+        raise ValueError(
+            f"ddim_step with eta={eta} adds noise: pass noise=torch.randn(x_t.shape, generator=g)"
+        )
+    _check_same_shape(x_t=x_t, noise=noise)
+    return x_prev + sigma * noise
+
+
+def ddim_timesteps(T: int, steps: int) -> list[int]:
+    """`steps` timesteps spread evenly over T-1 .. 0, descending, e.g. T=1000, steps=4:
+    [999, 666, 333, 0]."""
+    _check_T(T)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= T:
+        raise ValueError(f"steps must be an int between 1 and T={T}, got {steps!r}")
+    if steps == 1:
+        return [T - 1]
+    return [round((T - 1) * (1 - i / (steps - 1))) for i in range(steps)]
+
+
+@dataclass
+class Trajectory:
+    """A stored reverse process. xs: (S+1, B, C, H, W), x_T first and the sample last;
+    x0s: (S, B, C, H, W), the predicted clean image at each step; timesteps: the S values of t."""
+
+    xs: Tensor
+    x0s: Tensor
+    timesteps: list[int]
+
+    @property
+    def images(self) -> Tensor:
+        return self.xs[-1]
+
+
+def predict_noise(model: NoisePredictor, x: Tensor, t: int, cond=None) -> Tensor:
+    """The model's noise guess for a batch at one timestep: model(x, t (B,), cond).
+
+    The one place the sampler calls the model: guidance (notebook 06) combines two guesses here.
+    """
+    t_batch = torch.full((len(x),), t, device=x.device, dtype=torch.long)  # (B,)
+    return model(x, t_batch, cond)
+
+
+@torch.no_grad()
+def sample(
+    model: NoisePredictor,
+    schedule: NoiseSchedule,
+    shape: tuple[int, ...],
+    *,
+    sampler: str = "ddim",
+    steps: int | None = 50,
+    eta: float = 0.0,
+    cond=None,
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+    clip_x0: bool = True,
+    return_trajectory: bool = False,
+    progress: bool = True,
+    callback: Callable[[int, int], None] | None = None,
+) -> Tensor | Trajectory:
+    """Run the reverse process from pure noise x_T ~ N(0, I) of `shape` (B, C, H, W).
+
+    sampler="ddpm": every one of the T steps, `ddpm_step` (steps must be None or T).
+    sampler="ddim": `steps` timesteps from `ddim_timesteps`, `ddim_step` with `eta`.
+    clip_x0 keeps each predicted clean image in [-1, 1] (the noise guess is recomputed from
+    it), which cleans up backgrounds. Noise comes from `generator` (on the CPU, then moved to
+    `device`), so the same generator seed gives the same samples.
+    callback(i, n) is called after step i of n (e.g. to move a widget's progress bar).
+    Returns the samples (B, C, H, W), or a `Trajectory` with every x_t and predicted x_0.
+    """
+    if sampler not in ("ddpm", "ddim"):
+        raise ValueError(f"unknown sampler {sampler!r}; pass 'ddpm' or 'ddim'")
+    if sampler == "ddpm":
+        if steps not in (None, schedule.T):
+            raise ValueError(
+                f"DDPM takes every one of the T={schedule.T} steps; for {steps} steps use "
+                "sampler='ddim' (eta=1 gives DDPM's noise)"
+            )
+        timesteps = list(range(schedule.T - 1, -1, -1))
+    else:
+        timesteps = ddim_timesteps(schedule.T, schedule.T if steps is None else steps)
+    if not isinstance(eta, int | float) or eta < 0:
+        raise ValueError(f"eta must be a number >= 0, got {eta}")
+
+    def randn() -> Tensor:
+        return torch.randn(shape, generator=generator).to(device)
+
+    x = randn()  # x_T, (B, C, H, W)
+    xs, x0s = [x.cpu()], []
+    for i, t in enumerate(tqdm(timesteps, desc=sampler, disable=not progress, leave=False)):
+        eps = predict_noise(model, x, t, cond)
+        alpha_bar_t = schedule.alpha_bar[t].item()
+        x0 = predict_x0(x, eps, alpha_bar_t)
+        if clip_x0:
+            x0 = x0.clamp(-1, 1)
+            eps = eps_from_x0(x, x0, alpha_bar_t)
+        last = i == len(timesteps) - 1
+        if sampler == "ddpm":
+            x = ddpm_step(schedule, x, eps, t, noise=None if t == 0 else randn())
+        else:
+            alpha_bar_prev = 1.0 if last else schedule.alpha_bar[timesteps[i + 1]].item()
+            noisy = eta > 0 and not last
+            x = ddim_step(x, eps, alpha_bar_t, alpha_bar_prev, eta, randn() if noisy else None)
+        if return_trajectory:
+            xs.append(x.cpu())
+            x0s.append(x0.cpu())
+        if callback is not None:
+            callback(i + 1, len(timesteps))
+    x = x.clamp(-1, 1)
+    if not return_trajectory:
+        return x
+    xs[-1] = x.cpu()
+    return Trajectory(xs=torch.stack(xs), x0s=torch.stack(x0s), timesteps=timesteps)
+
+
+def diffusion_loss(
+    model: NoisePredictor,
+    schedule: NoiseSchedule,
+    x0: Tensor,
+    cond=None,
+    generator: torch.Generator | None = None,
+    min_snr_gamma: float | None = None,
+) -> Tensor:
+    """The simple loss ||eps - eps_theta(x_t, t)||^2, a random t per image (Ho et al. eq. 14).
+
+    min_snr_gamma: weight each image by min(SNR(t), gamma) / SNR(t), so the many nearly clean
+    timesteps count less (Hang et al. 2023, "Min-SNR"); None keeps the simple loss.
+    """
+    t = torch.randint(0, schedule.T, (len(x0),), generator=generator).to(x0.device)  # (B,)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+    x_t = schedule.q_sample(x0, t, noise)
+    error = (model(x_t, t, cond) - noise) ** 2  # (B, C, H, W)
+    if min_snr_gamma is None:
+        return error.mean()
+    snr = schedule.snr[t.cpu()].to(x0.device, x0.dtype)  # (B,)
+    weight = snr.clamp(max=min_snr_gamma) / snr  # (B,), 1 for noisy images, < 1 for clean ones
+    return (weight * error.flatten(1).mean(1)).mean()

@@ -1,0 +1,177 @@
+"""NoisingScrubber: drag t from 0 to T-1 and watch an image dissolve into noise.
+
+Every x_t comes from the closed form x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps
+with one fixed eps, computed once for all t; moving the slider only picks stored pixels
+and swaps JPEG bytes. Beside the image, the alpha_bar curve with a marker at t.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as ipw
+import numpy as np
+import torch
+
+from course_lib import diffusion
+from widgets import frames
+
+CURVE = np.array([40, 90, 200], dtype=np.uint8)  # the alpha_bar line
+MARKER = np.array([230, 40, 60], dtype=np.uint8)  # where t is
+AXIS = np.array([160, 160, 160], dtype=np.uint8)
+SCHEDULES = ("cosine", "linear")
+
+
+def noising_pixels(
+    image: torch.Tensor, schedule: diffusion.NoiseSchedule, noise: torch.Tensor, chunk: int = 100
+) -> np.ndarray:
+    """x_t for every t = 0..T-1 of one (C, H, W) image, as uint8 pixels (T, H, W[, 3])."""
+    if image.shape != noise.shape:
+        raise ValueError(f"image {tuple(image.shape)} and noise {tuple(noise.shape)} must match")
+    out = []
+    for start in range(0, schedule.T, chunk):
+        t = torch.arange(start, min(start + chunk, schedule.T))  # (n,)
+        x0 = image.expand(len(t), *image.shape)  # (n, C, H, W)
+        x_t = schedule.q_sample(x0, t, noise.expand_as(x0))
+        out += [frames.to_pixels(x) for x in x_t]
+    return np.stack(out)
+
+
+def curve_panel(alpha_bar: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """alpha_bar against t drawn as RGB (height, width, 3): 1 at the top, 0 at the bottom."""
+    panel = np.full((height, width, 3), 255, dtype=np.uint8)
+    panel[-1, :] = AXIS
+    panel[:, 0] = AXIS
+    xs = np.linspace(0, width - 1, len(alpha_bar)).round().astype(int)
+    ys = ((1 - alpha_bar.numpy()) * (height - 1)).round().astype(int)
+    for dy in (-1, 0, 1):  # a line 3 px thick
+        panel[np.clip(ys + dy, 0, height - 1), xs] = CURVE
+    return panel
+
+
+def compose(pixels: np.ndarray, panel: np.ndarray, t: int, T: int, scale: int) -> np.ndarray:
+    """One frame: the image at t (enlarged) beside the alpha_bar curve with a marker at t."""
+    image = frames.upscale(frames.as_rgb(pixels), scale)
+    height = image.shape[0]
+    curve = panel.copy()
+    x = round(t / max(1, T - 1) * (curve.shape[1] - 1))
+    curve[:, max(0, x - 1) : x + 2] = MARKER  # a vertical line at t
+    gap = np.full((height, 12, 3), 255, dtype=np.uint8)
+    return np.concatenate([image, gap, curve], axis=1)
+
+
+class NoisingScrubber(ipw.VBox):
+    """A t slider with Play, a schedule choice, the image at t and alpha_bar with a marker at t.
+
+    images: name -> (C, H, W) tensor in [-1, 1]. The noise eps is drawn once per image from
+    `seed`, so every t shows the same noise, only more or less of it.
+    """
+
+    def __init__(self, images: dict[str, torch.Tensor], T: int = 1000, seed: int = 0, scale=None):
+        if not images:
+            raise ValueError("pass at least one image, e.g. {'digit': tensor of shape (1, 28, 28)}")
+        for name, image in images.items():
+            if (
+                not isinstance(image, torch.Tensor)
+                or image.ndim != 3
+                or image.shape[0] not in (1, 3)
+            ):
+                shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image)
+                raise ValueError(f"image {name!r} must be a (1 or 3, H, W) tensor, got {shape}")
+        self.images = images
+        self.schedules = {name: getattr(diffusion.NoiseSchedule, name)(T) for name in SCHEDULES}
+        self.T = T
+        self.scale = scale
+        generator = torch.Generator().manual_seed(seed)
+        self.noise = {
+            name: torch.randn(im.shape, generator=generator) for name, im in images.items()
+        }
+        self._pixels: dict[tuple[str, str], np.ndarray] = {}  # (image, schedule) -> (T, H, W[, 3])
+        self._panels: dict[str, np.ndarray] = {}
+        self._cache: dict[tuple[str, str, int], bytes] = {}
+        self.frame = frames.new_frame("jpeg")
+        self.status = frames.new_status()
+        slider = ipw.IntSlider(min=0, max=T - 1, value=0, description="t", continuous_update=True)
+        play = ipw.Play(min=0, max=T - 1, step=max(1, T // 100), interval=60, description="play")
+        ipw.jslink((play, "value"), (slider, "value"))
+        self.controls = {
+            "t": slider,
+            "play": play,
+            "schedule": ipw.ToggleButtons(options=list(SCHEDULES), description="schedule"),
+            "image": ipw.Dropdown(options=list(images), description="image"),
+        }
+        redraw = frames.shows_errors(self.status)(self._redraw)
+        for name in ("t", "schedule", "image"):
+            self.controls[name].observe(redraw, "value")
+        self._redraw()
+        c = self.controls
+        super().__init__(
+            [
+                ipw.HBox([c["play"], c["t"]]),
+                ipw.HBox([c["schedule"], c["image"]]),
+                self.frame,
+                self.status,
+            ]
+        )
+
+    def _scale(self, image: torch.Tensor) -> int:
+        return self.scale or max(1, round(224 / image.shape[-1]))
+
+    def pixels(self, image: str, schedule: str) -> np.ndarray:
+        """Every x_t of `image` under `schedule` as uint8 pixels, computed once (closed form)."""
+        key = (image, schedule)
+        if key not in self._pixels:
+            self._pixels[key] = noising_pixels(
+                self.images[image], self.schedules[schedule], self.noise[image]
+            )
+        return self._pixels[key]
+
+    def frame_pixels(self, image: str, schedule: str, t: int) -> np.ndarray:
+        """The frame for (image, schedule, t) as an RGB array; the pure part of `_redraw`."""
+        pixels = self.pixels(image, schedule)
+        scale = self._scale(self.images[image])
+        height = pixels.shape[1] * scale
+        panel_key = f"{schedule}-{height}"
+        if panel_key not in self._panels:
+            self._panels[panel_key] = curve_panel(
+                self.schedules[schedule].alpha_bar, height, int(height * 1.4)
+            )
+        return compose(pixels[t], self._panels[panel_key], t, self.T, scale)
+
+    def _redraw(self, _=None) -> None:
+        c = self.controls
+        image, schedule, t = c["image"].value, c["schedule"].value, c["t"].value
+        key = (image, schedule, t)
+        if key not in self._cache:
+            self._cache[key] = frames.encode(self.frame_pixels(image, schedule, t), "jpeg")
+        self.frame.value = self._cache[key]
+        s = self.schedules[schedule]
+        a = float(s.alpha_bar[t])
+        snr_db = 10 * np.log10(float(s.snr[t]))
+        self.status.value = (
+            f"t = {t} of {self.T - 1}: x_t = <b>{a**0.5:.3f}</b> x_0 + <b>{(1 - a) ** 0.5:.3f}</b> "
+            f"eps; alpha_bar = {a:.4f}, SNR = {snr_db:+.1f} dB ({schedule} schedule)"
+        )
+
+    def static(self, ts: tuple[int, ...] | None = None):
+        """A matplotlib figure: the current image at a few t under both schedules."""
+        import matplotlib.pyplot as plt
+
+        image = self.controls["image"].value
+        ts = ts or tuple(round(f * (self.T - 1)) for f in (0, 0.1, 0.25, 0.5, 0.75, 1.0))
+        fig, axes = plt.subplots(len(SCHEDULES), len(ts), figsize=(1.8 * len(ts), 4))
+        for row, schedule in enumerate(SCHEDULES):
+            pixels = self.pixels(image, schedule)
+            for ax, t in zip(axes[row], ts, strict=True):
+                ax.imshow(pixels[t], cmap="gray", vmin=0, vmax=255)
+                a = float(self.schedules[schedule].alpha_bar[t])
+                ax.set_title(f"{schedule} t={t}\nalpha_bar={a:.2f}", fontsize=8)
+                ax.axis("off")
+        fig.tight_layout()
+        return fig
+
+    @classmethod
+    def demo(cls) -> NoisingScrubber:
+        """A test digit and a real photo (96x96), T = 1000."""
+        from course_lib import data
+
+        digits, labels = data.mnist_tensors("test")
+        return cls({f"digit {labels[0].item()}": digits[0], "photo": data.load_photo("china", 96)})
