@@ -30,7 +30,7 @@ class VAEConfig:
     image_size: int = 32  # H = W
     channels: int = 3  # C: RGB captioned digits
     latent_channels: int = 4  # Z: 32x32x3 -> 8x8x4, as Stable Diffusion's 4 channels
-    width: int = 32  # channels after the first conv; doubled at 16x16
+    width: int = 32  # channels at full size; doubled at 16x16 and 8x8, where the ResBlocks are
     kl_weight: float = 1e-3  # weight of the per-element KL against the per-pixel MSE
     scaling_factor: float = 1.0  # 1 / std of the training latents; measured after training
 
@@ -73,7 +73,7 @@ class VAE(nn.Module):
         c, w, z = config.channels, config.width, config.latent_channels
         self.encoder = nn.Sequential(
             nn.Conv2d(c, w, 3, padding=1),  # (B, w, H, W)
-            ResBlock(w),
+            nn.SiLU(),
             nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),  # (B, 2w, H/2, W/2)
             ResBlock(2 * w),
             nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1),  # (B, 2w, H/4, W/4)
@@ -90,7 +90,6 @@ class VAE(nn.Module):
             ResBlock(2 * w),
             nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(2 * w, w, 3, padding=1),  # (B, w, H, W)
-            ResBlock(w),
             nn.GroupNorm(8, w),
             nn.SiLU(),
             nn.Conv2d(w, c, 3, padding=1),  # (B, C, H, W)
