@@ -9,9 +9,18 @@ Letters: B batch, L tokens per caption (context length), V vocabulary size, D sh
 embedding width, D_text text-encoder width, K classes, C channels, H x W pixels.
 
 The text encoder stands on its own (`CLIP.text_encoder`, a `TextEncoder` built from its
-own `TextEncoderConfig`): `text_encoder.hidden_states(token_ids)` gives one vector per
-token, (B, L, D_text), and the padding mask (B, L), for a model that attends to words
-(notebook 07).
+own `TextEncoderConfig`, carrying its tokenizer), for a model that attends to words
+(notebook 07):
+
+    text_encoder = clip.pretrained_text_encoder("clip-digits")  # frozen, eval mode
+    token_ids = text_encoder.tokenize(["a small red two in the top left"])  # (B, L) int64
+    states, padding = text_encoder.hidden_states(token_ids)  # (B, L, D_text), (B, L) bool
+    pooled = text_encoder(token_ids)  # (B, D_text): the state at <end>, before projection
+
+`padding` is True at <pad> positions (pass it as `key_padding_mask`); the <end> token is a
+real position (False) and carries the whole caption. L = config.context_length (12),
+D_text = config.dim (64). `checkpoints.save(text_encoder, path)` / `checkpoints.load(path)`
+round-trip it alone.
 """
 
 from __future__ import annotations
@@ -285,6 +294,19 @@ class TextEncoder(nn.Module):
         h, _ = self.hidden_states(token_ids)
         end = (token_ids == self.tokenizer.end_id).int().argmax(dim=1)  # (B,) first <end>
         return h[torch.arange(len(h), device=h.device), end]  # (B, D_text)
+
+
+def pretrained_text_encoder(
+    name: str = "clip-digits", device: str | torch.device = "cpu", frozen: bool = True
+) -> TextEncoder:
+    """The text encoder of a shipped CLIP, on its own, in eval mode (frozen by default, as
+    Stable Diffusion keeps CLIP's text encoder). Use `.tokenize` then `.hidden_states`."""
+    from course_lib import checkpoints
+
+    model = checkpoints.load_pretrained(name, device=device)
+    if not isinstance(model, CLIP):
+        raise ValueError(f"checkpoint {name!r} is a {type(model).__name__}, not a CLIP")
+    return model.text_encoder.eval().requires_grad_(not frozen)
 
 
 # ---------------------------------------------------------------------------------------

@@ -172,3 +172,14 @@ def test_shipped_checkpoint_meets_the_targets_and_rebuilds_its_tokenizer():
     shipped = checkpoints.load_pretrained("clip-digits")
     assert shipped.tokenizer.vocab == clip.build_vocab(data.all_captions()[0])
     assert shipped.logit_scale.item() <= 100.0
+
+
+def test_pretrained_text_encoder_alone():
+    encoder = clip.pretrained_text_encoder("clip-digits")
+    assert isinstance(encoder, clip.TextEncoder) and not encoder.training
+    assert not any(p.requires_grad for p in encoder.parameters())
+    states, padding = encoder.hidden_states(encoder.tokenize(["a small red two in the top left"]))
+    assert states.shape == (1, encoder.config.context_length, encoder.config.dim)
+    assert padding.sum().item() == encoder.config.context_length - 9  # 8 words + <end>
+    with pytest.raises(ValueError, match="unknown checkpoint"):
+        clip.pretrained_text_encoder("no-such-model")

@@ -38,69 +38,94 @@ def softmax_ranking(scores: torch.Tensor, temperature: float, k: int):
     return top, scores[top], probs[top]
 
 
-def _font():
-    try:
-        return ImageFont.load_default(size=13)
-    except TypeError:  # Pillow < 10.1: one fixed bitmap font
-        return ImageFont.load_default()
+class Labels:
+    """Text rendered once per (string, colour) and pasted after: TrueType drawing is the
+    slow part of a frame, and the same captions and numbers come back again and again."""
+
+    def __init__(self, size: int = 13):
+        try:
+            self.font = ImageFont.load_default(size=size)
+        except TypeError:  # Pillow < 10.1: one fixed bitmap font
+            self.font = ImageFont.load_default()
+        self._tiles: dict[tuple, PILImage.Image] = {}
+
+    def __call__(self, text: str, fill=INK) -> PILImage.Image:
+        key = (text, fill)
+        if key not in self._tiles:
+            left, top, right, bottom = self.font.getbbox(text)
+            tile = PILImage.new("RGB", (max(1, right), max(1, bottom) + 2), WHITE)
+            ImageDraw.Draw(tile).text((0, 0), text, fill=fill, font=self.font)
+            self._tiles[key] = tile
+        return self._tiles[key]
 
 
-def _thumb(image: torch.Tensor, size: int) -> PILImage.Image:
-    pixels = frames.as_rgb(frames.to_pixels(image))
+def to_pixel_array(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8, once, so frames only index."""
+    scaled = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round()
+    return scaled.to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _thumb(pixels: np.ndarray, size: int) -> PILImage.Image:
     return PILImage.fromarray(frames.upscale(pixels, size // pixels.shape[0]))
 
 
-def draw_frame(
-    images: torch.Tensor,
+def _bar(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], fraction: float) -> None:
+    left, top, right, bottom = box
+    draw.rectangle(box, outline=BAR)
+    draw.rectangle((left, top, left + round((right - left) * fraction), bottom), fill=BAR)
+
+
+def draw_prompt_panel(
+    pixels: np.ndarray,
     prompt: str,
     ranking: tuple,
-    picked: int,
-    caption_ranking: tuple,
-    captions: list[str],
-    true_caption: str,
     temperature: float,
+    labels: Labels,
+    width: int,
 ) -> np.ndarray:
-    """The whole frame as (H, W, 3) uint8: prompt results on top, the picked image below."""
-    font = _font()
+    """Top panel (H, width, 3) uint8: the images closest to the prompt, cosine and softmax.
+
+    pixels: every candidate image as (N, H, W, 3) uint8 (see `to_pixel_array`)."""
     top, cos, probs = ranking
-    k = len(top)
-    width = max(k * (THUMB + 10) + 10, 640)
-    height = 34 + THUMB + 46 + 24 + PICKED + 30
-    canvas = PILImage.new("RGB", (width, height), WHITE)
+    canvas = PILImage.new("RGB", (width, 30 + THUMB + 56), WHITE)
     draw = ImageDraw.Draw(canvas)
-    draw.text(
-        (10, 8),
-        f'prompt "{prompt}"  (softmax over {len(images):,} images, T = {temperature:.3f})',
-        fill=INK,
-        font=font,
-    )
+    title = f'prompt "{prompt}"  (softmax over {len(pixels):,} images, T = {temperature:.3f})'
+    canvas.paste(labels(title), (10, 8))
     y = 30
     for slot, (i, c, p) in enumerate(zip(top.tolist(), cos.tolist(), probs.tolist(), strict=True)):
         x = 10 + slot * (THUMB + 10)
-        canvas.paste(_thumb(images[i], THUMB), (x, y))
-        draw.text((x, y + THUMB + 3), f"cos {c:.2f}", fill=INK, font=font)
-        draw.rectangle((x, y + THUMB + 22, x + THUMB, y + THUMB + 30), outline=BAR)
-        draw.rectangle((x, y + THUMB + 22, x + round(THUMB * p), y + THUMB + 30), fill=BAR)
-        draw.text((x, y + THUMB + 32), f"p {p:.2f}", fill=INK, font=font)
-    y += THUMB + 56
-    draw.line((10, y - 6, width - 10, y - 6), fill=(200, 200, 200))
-    draw.text((10, y), f"test image {picked}: closest of all 300 captions", fill=INK, font=font)
-    y += 20
-    canvas.paste(_thumb(images[picked], PICKED), (10, y))
-    order, cos, probs = caption_ranking
+        canvas.paste(_thumb(pixels[i], THUMB), (x, y))
+        canvas.paste(labels(f"cos {c:.2f}"), (x, y + THUMB + 3))
+        _bar(draw, (x, y + THUMB + 22, x + THUMB, y + THUMB + 30), p)
+        canvas.paste(labels(f"p {p:.2f}"), (x, y + THUMB + 33))
+    draw.line((10, canvas.height - 4, width - 10, canvas.height - 4), fill=(200, 200, 200))
+    return np.asarray(canvas)
+
+
+def draw_caption_panel(
+    image: np.ndarray,
+    index: int,
+    ranking: tuple,
+    captions: list[str],
+    true_caption: str,
+    labels: Labels,
+    width: int,
+) -> np.ndarray:
+    """Bottom panel (H, width, 3) uint8: one image (H, W, 3) uint8 and its closest captions."""
+    order, cos, probs = ranking
+    canvas = PILImage.new("RGB", (width, 24 + PICKED + 14), WHITE)
+    draw = ImageDraw.Draw(canvas)
+    canvas.paste(labels(f"test image {index}: closest of all 300 captions"), (10, 2))
+    y = 22
+    canvas.paste(_thumb(image, PICKED), (10, y))
     x0, bar_w = 20 + PICKED, 90
     for row, (j, c, p) in enumerate(zip(order.tolist(), cos.tolist(), probs.tolist(), strict=True)):
         ty = y + row * 19
-        draw.rectangle((x0, ty + 3, x0 + bar_w, ty + 13), outline=BAR)
-        draw.rectangle((x0, ty + 3, x0 + round(bar_w * p), ty + 13), fill=BAR)
+        _bar(draw, (x0, ty + 3, x0 + bar_w, ty + 13), p)
+        canvas.paste(labels(f"p {p:.2f}  cos {c:.2f}"), (x0 + bar_w + 8, ty))
         right = captions[j] == true_caption
-        mark = "  (true caption)" if right else ""
-        draw.text(
-            (x0 + bar_w + 8, ty),
-            f"p {p:.2f}  cos {c:.2f}  {captions[j]}{mark}",
-            fill=GOOD if right else INK,
-            font=font,
-        )
+        text = captions[j] + ("  (true caption)" if right else "")
+        canvas.paste(labels(text, GOOD if right else INK), (x0 + bar_w + 120, ty))
     return np.asarray(canvas)
 
 
@@ -124,10 +149,14 @@ class SimilarityExplorer(ipw.VBox):
             raise ValueError(f"give one caption per image: {len(images)} images, {len(captions)}")
         self.model, self.images, self.captions, self.top_k = model, images, captions, top_k
         self.image_emb = clip.embed_images(model, images)  # (N, D), once
+        self.pixels = to_pixel_array(images)  # (N, H, W, 3) uint8, once
         self.all_captions = data.all_captions()[0]
         self.caption_emb = clip.embed_texts(model, self.all_captions)  # (300, D), once
         self._text_cache: dict[str, torch.Tensor] = {}
         self._frames: dict[tuple, bytes] = {}
+        self._panels: dict[tuple, np.ndarray] = {}  # top panels by (prompt, T), bottom by (i, T)
+        self._labels = Labels()
+        self.width = max(top_k * (THUMB + 10) + 10, 660)
         self.frame = frames.new_frame("png")
         self.status = frames.new_status()
         learned = 1.0 / model.logit_scale.item()
@@ -153,24 +182,49 @@ class SimilarityExplorer(ipw.VBox):
     def text_embedding(self, prompt: str) -> torch.Tensor:
         """(D,) embedding of a prompt: one text-encoder call, cached."""
         if prompt not in self._text_cache:
-            self._text_cache[prompt] = clip.embed_texts(self.model, [prompt], unknown="ignore")[0]
+            threads = torch.get_num_threads()
+            torch.set_num_threads(
+                1
+            )  # one 12-token caption: waking threads costs more than it saves
+            try:
+                emb = clip.embed_texts(self.model, [prompt], unknown="ignore")[0]
+            finally:
+                torch.set_num_threads(threads)
+            self._text_cache[prompt] = emb
         return self._text_cache[prompt]
 
+    def prompt_panel(self, prompt: str, temperature: float) -> np.ndarray:
+        """Top panel for a prompt: one text-encoder call the first time, then cached."""
+        key = (prompt, round(temperature, 6))
+        if key not in self._panels:
+            scores = self.image_emb @ self.text_embedding(prompt)  # (N,) cosines
+            ranking = softmax_ranking(scores, temperature, self.top_k)
+            self._panels[key] = draw_prompt_panel(
+                self.pixels, prompt, ranking, temperature, self._labels, self.width
+            )
+        return self._panels[key]
+
+    def caption_panel(self, picked: int, temperature: float) -> np.ndarray:
+        """Bottom panel for test image `picked`: its closest captions among all 300."""
+        key = (picked, round(temperature, 6))
+        if key not in self._panels:
+            scores = self.caption_emb @ self.image_emb[picked]  # (300,) cosines
+            ranking = softmax_ranking(scores, temperature, 5)
+            self._panels[key] = draw_caption_panel(
+                self.pixels[picked],
+                picked,
+                ranking,
+                self.all_captions,
+                self.captions[picked],
+                self._labels,
+                self.width,
+            )
+        return self._panels[key]
+
     def compose(self, prompt: str, temperature: float, picked: int) -> np.ndarray:
-        """The frame for one setting of the controls (pure apart from the embedding cache)."""
-        scores = self.image_emb @ self.text_embedding(prompt)  # (N,) cosines
-        ranking = softmax_ranking(scores, temperature, self.top_k)
-        caption_scores = self.caption_emb @ self.image_emb[picked]  # (300,)
-        closest = softmax_ranking(caption_scores, temperature, 5)
-        return draw_frame(
-            self.images,
-            prompt,
-            ranking,
-            picked,
-            closest,
-            self.all_captions,
-            self.captions[picked],
-            temperature,
+        """The frame for one setting of the controls: prompt panel over caption panel."""
+        return np.concatenate(
+            [self.prompt_panel(prompt, temperature), self.caption_panel(picked, temperature)]
         )
 
     def _redraw(self, _=None) -> None:

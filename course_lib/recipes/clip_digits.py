@@ -31,14 +31,16 @@ def train_clip(
     progress: bool = True,
     loss_fn=None,
     seconds: float | None = None,
+    pairs: tuple[torch.Tensor, list[str]] | None = None,
 ) -> train.TrainResult:
     """AdamW with a one-cycle learning rate, `steps` batches of 256 captioned digits.
 
     loss_fn(model, (images, token_ids)) -> scalar; default `contrastive_loss`.
     seconds: an optional wall-time cap (training stops early, the model is kept).
+    pairs: (images, captions) already loaded; default `data.captioned_digits("train")`.
     """
     generator = config.seed_everything(seed)
-    images, captions, _ = data.captioned_digits("train")
+    images, captions = pairs or data.captioned_digits("train")[:2]
     token_ids = model.tokenize(captions)  # (4000, L), on the model's device
     images = images.to(token_ids.device)
     decay = [p for p in model.parameters() if p.ndim >= 2]
