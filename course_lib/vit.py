@@ -178,6 +178,17 @@ class ViT(nn.Module):
         logits = self.head(self.norm(h[:, 0]))  # classify from the CLS token
         return (logits, attentions) if return_attention else logits
 
+    def hidden_states(self, x: Tensor) -> list[Tensor]:
+        """Tokens between blocks: a list of depth + 1 tensors (B, T, D).
+
+        Entry 0 is `tokens(x)`, entry l the output of block l; so block l (0-based) reads
+        `hidden_states(x)[l]`, and its queries and keys are `block.attn.to_qkv(block.norm1(.))`.
+        """
+        states = [self.tokens(x)]
+        for block in self.blocks:
+            states.append(block(states[-1])[0])
+        return states
+
 
 @torch.no_grad()
 def predict(model: ViT, images: Tensor, batch_size: int = 500) -> Tensor:

@@ -89,3 +89,9 @@ def test_batches_cover_everything_once_per_epoch():
     assert sorted(seen.tolist()) == list(range(10))
     with pytest.raises(ValueError, match="disagree"):
         next(data.batches(x, torch.arange(3), batch_size=2))
+
+
+def test_tensor_shortcut_equals_the_dataset_path(splits):
+    images, labels = data.mnist_tensors("test", 32)
+    via_dataset = data.to_tensors(splits[1], 32)
+    assert torch.equal(images, via_dataset[0]) and torch.equal(labels, via_dataset[1])

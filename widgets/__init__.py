@@ -4,9 +4,16 @@
 reverse, and compute nothing heavy themselves: they ask course_lib once, then index.
 """
 
+from widgets.attention_explorer import AttentionExplorer
 from widgets.denoising_scrubber import DenoisingScrubber
 from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 from widgets.similarity_explorer import SimilarityExplorer
 
-__all__ = ["DenoisingScrubber", "NoisingScrubber", "PatchExplorer", "SimilarityExplorer"]
+__all__ = [
+    "AttentionExplorer",
+    "DenoisingScrubber",
+    "NoisingScrubber",
+    "PatchExplorer",
+    "SimilarityExplorer",
+]

@@ -43,6 +43,34 @@ def patch_explorer() -> list[Row]:
     return rows
 
 
+class _Forgetful(dict):
+    """A frame cache that keeps nothing, to time the draw-and-encode path."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def attention_explorer() -> list[Row]:
+    from widgets import AttentionExplorer
+
+    explorer = AttentionExplorer.demo()  # first digit's attention computed, frame drawn
+    cache, explorer._cache = explorer._cache, _Forgetful()  # every move draws and encodes
+    drawn = median_update_ms(explorer, "query", [*range(1, 17), 0])
+    rows = [Row("AttentionExplorer", "query, frame drawn (median of 50)", drawn, unit="ms")]
+    explorer._cache = cache
+    cached = median_update_ms(explorer, "query", [*range(1, 17), 0])  # 16 first visits, then cached
+    rows.append(Row("AttentionExplorer", "query, cached (median of 50)", cached, unit="ms"))
+    explorer.controls["mode"].value = "rollout"
+    layer = median_update_ms(explorer, "layer", [2, 3, 4, 1])  # 3 first visits, then cached
+    rows.append(Row("AttentionExplorer", "layer, rollout (median of 50)", layer, unit="ms"))
+    digits = list(explorer.controls["image"].options)[1:]  # the first is computed
+    digit = median_update_ms(explorer, "image", digits, moves=len(digits))  # forward pass each
+    rows.append(
+        Row("AttentionExplorer", f"digit, first visit (median of {len(digits)})", digit, unit="ms")
+    )
+    return rows
+
+
 def similarity_explorer() -> list[Row]:
     from widgets import SimilarityExplorer
 
@@ -96,6 +124,7 @@ def denoising_scrubber() -> list[Row]:
 
 BENCHES: list[Callable[[], list[Row]]] = [
     patch_explorer,
+    attention_explorer,
     similarity_explorer,
     noising_scrubber,
     denoising_scrubber,
