@@ -267,13 +267,64 @@ class Trajectory:
         return self.xs[-1]
 
 
-def predict_noise(model: NoisePredictor, x: Tensor, t: int, cond=None) -> Tensor:
+def cfg(eps_uncond: Tensor, eps_cond: Tensor, scale: float) -> Tensor:
+    """Classifier-free guidance: eps_uncond + scale (eps_cond - eps_uncond).
+
+    scale 0: the unconditional guess; 1: the conditional guess; > 1: pushed further away
+    from "any digit" towards "this digit" (Ho & Salimans 2022, eq. 6, with w = scale - 1).
+    """
+    _check_same_shape(eps_uncond=eps_uncond, eps_cond=eps_cond)
+    return eps_uncond + scale * (eps_cond - eps_uncond)
+
+
+def check_guidance_scale(guidance_scale) -> None:
+    """Raise unless guidance_scale is None or a real number >= 0."""
+    if guidance_scale is None:
+        return
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, int | float):
+        raise TypeError(
+            f"guidance_scale must be a number >= 0 (e.g. 3.0) or None, got {guidance_scale!r}"
+        )
+    if not guidance_scale >= 0 or math.isinf(guidance_scale):
+        raise ValueError(
+            f"guidance_scale must be a finite number >= 0 (0 = unconditional, 1 = conditional, "
+            f"> 1 = guided), got {guidance_scale}"
+        )
+
+
+def predict_noise(
+    model: NoisePredictor,
+    x: Tensor,
+    t: int,
+    cond=None,
+    guidance_scale: float | None = None,
+    null_cond=None,
+) -> Tensor:
     """The model's noise guess for a batch at one timestep: model(x, t (B,), cond).
 
-    The one place the sampler calls the model: guidance (notebook 06) combines two guesses here.
+    The one place the sampler calls the model. With guidance_scale set (and cond given), the
+    guess is cfg(eps_uncond, eps_cond, guidance_scale), where eps_uncond is the model's guess
+    with `null_cond` (the "no label" condition). Both guesses come from ONE forward pass on
+    the batch doubled: [x, x] with [null_cond, cond]. Scale 1 needs only the conditional
+    pass and scale 0 only the unconditional one, so those run a single batch.
     """
     t_batch = torch.full((len(x),), t, device=x.device, dtype=torch.long)  # (B,)
-    return model(x, t_batch, cond)
+    if guidance_scale is None or cond is None:
+        return model(x, t_batch, cond)
+    if null_cond is None:
+        raise ValueError(
+            "guided sampling needs the 'no label' condition: pass null_cond, e.g. "
+            "torch.full_like(labels, num_classes)"
+        )
+    if guidance_scale == 1:
+        return model(x, t_batch, cond)  # cfg(e_u, e_c, 1) = e_c: skip the unconditional pass
+    if guidance_scale == 0:
+        return model(x, t_batch, null_cond)  # cfg(e_u, e_c, 0) = e_u
+    both = model(
+        torch.cat([x, x]), torch.cat([t_batch, t_batch]), torch.cat([null_cond, cond])
+    )  # (2B, C, H, W): the first B guesses are unconditional, the next B conditional
+    eps_uncond, eps_cond = both.chunk(2)
+    return cfg(eps_uncond, eps_cond, guidance_scale)
 
 
 @torch.no_grad()
@@ -286,6 +337,8 @@ def sample(
     steps: int | None = 50,
     eta: float = 0.0,
     cond=None,
+    guidance_scale: float | None = None,
+    null_cond=None,
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
     clip_x0: bool = True,
@@ -301,6 +354,8 @@ def sample(
     it), which cleans up backgrounds. Noise comes from `generator` (on the CPU, then moved to
     `device`), so the same generator seed gives the same samples.
     callback(i, n) is called after step i of n (e.g. to move a widget's progress bar).
+    cond: what the model is conditioned on (e.g. (B,) labels); with guidance_scale (>= 0) each
+    step uses classifier-free guidance against `null_cond` (see `predict_noise`).
     Returns the samples (B, C, H, W), or a `Trajectory` with every x_t and predicted x_0.
     """
     if sampler not in ("ddpm", "ddim"):
@@ -316,6 +371,15 @@ def sample(
         timesteps = ddim_timesteps(schedule.T, schedule.T if steps is None else steps)
     if not isinstance(eta, int | float) or eta < 0:
         raise ValueError(f"eta must be a number >= 0, got {eta}")
+    check_guidance_scale(guidance_scale)
+    if guidance_scale is not None and cond is None:
+        raise ValueError("guidance_scale needs a condition to guide towards: pass cond=labels")
+    for name, c in (("cond", cond), ("null_cond", null_cond)):
+        if isinstance(c, Tensor) and len(c) != shape[0]:
+            raise ValueError(
+                f"{name} holds {len(c)} conditions but the batch has {shape[0]} images; "
+                "pass one label per image"
+            )
 
     def randn() -> Tensor:
         return torch.randn(shape, generator=generator).to(device)
@@ -323,7 +387,7 @@ def sample(
     x = randn()  # x_T, (B, C, H, W)
     xs, x0s = [x.cpu()], []
     for i, t in enumerate(tqdm(timesteps, desc=sampler, disable=not progress, leave=False)):
-        eps = predict_noise(model, x, t, cond)
+        eps = predict_noise(model, x, t, cond, guidance_scale, null_cond)
         alpha_bar_t = schedule.alpha_bar[t].item()
         x0 = predict_x0(x, eps, alpha_bar_t)
         if clip_x0:

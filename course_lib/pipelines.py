@@ -3,8 +3,12 @@
     pipe = pipelines.load("ddpm-digits")
     images = pipe(16, steps=50, seed=0)     # (16, 1, 28, 28) float in [0, 1], on the CPU
 
+    pipe = pipelines.load("cfg-digits")
+    images = pipe([3, 3, 7], guidance_scale=3.0, steps=50, seed=0)   # (3, 1, 28, 28)
+
 `pipe(what, guidance_scale=..., steps=50, seed=0, return_trajectory=False)`: `what` is a
-number of images for an unconditional model.
+number of images for an unconditional model, a list or (B,) tensor of labels for a
+class-conditional one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from torch import Tensor
 
 from course_lib import checkpoints, diffusion
 
-PIPELINES = ("ddpm-digits",)
+PIPELINES = ("ddpm-digits", "cfg-digits")
 
 
 def to_unit(images: Tensor) -> Tensor:
@@ -92,6 +96,85 @@ class DiffusionPipeline:
         return trajectory.images.clamp(0, 1), trajectory
 
 
+class GuidedPipeline(DiffusionPipeline):
+    """A class-conditional denoiser sampled with classifier-free guidance."""
+
+    def labels_tensor(self, labels) -> Tensor:
+        """A list of ints or a (B,) integer tensor of labels -> (B,) int64, checked."""
+        num_classes = self.model.config.num_classes
+        if isinstance(labels, Tensor):
+            if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+                raise ValueError(
+                    f"labels must be a 1-D integer tensor (B,), got {labels.dtype} "
+                    f"{tuple(labels.shape)}"
+                )
+            labels = labels.long().cpu()
+        elif isinstance(labels, list | tuple):
+            if not all(isinstance(y, int) and not isinstance(y, bool) for y in labels):
+                raise TypeError(f"labels must be ints, got {labels!r}")
+            labels = torch.tensor(labels, dtype=torch.long)
+        else:
+            raise TypeError(
+                f"{self.name} is class-conditional: pass a list or (B,) tensor of labels, "
+                f"e.g. pipe([0, 1, 2]), got {type(labels).__name__}"
+            )
+        if len(labels) == 0:
+            raise ValueError("pass at least one label")
+        if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+            raise ValueError(
+                f"labels must be in 0..{num_classes - 1}, got min {int(labels.min())} "
+                f"and max {int(labels.max())}"
+            )
+        return labels
+
+    def __call__(
+        self,
+        labels,
+        guidance_scale: float = 3.0,
+        steps: int | None = 50,
+        seed: int = 0,
+        return_trajectory: bool = False,
+        *,
+        sampler: str = "ddim",
+        eta: float = 0.0,
+        progress: bool = False,
+        callback=None,
+    ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
+        """One image (B, C, H, W) in [0, 1] on the CPU per label, guided with guidance_scale
+        (0 = ignore the label, 1 = plain conditional, > 1 = guided); see DiffusionPipeline."""
+        labels = self.labels_tensor(labels)
+        diffusion.check_guidance_scale(guidance_scale)
+        if guidance_scale is None:
+            raise ValueError("pass a guidance_scale >= 0, e.g. 3.0 (1.0 = no guidance)")
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        c = self.model.config
+        device = next(self.model.parameters()).device
+        labels = labels.to(device)
+        out = diffusion.sample(
+            self.noise_predictor,
+            self.schedule,
+            (len(labels), c.channels, c.image_size, c.image_size),
+            sampler=sampler,
+            steps=None if sampler == "ddpm" else steps,
+            eta=eta,
+            cond=labels,
+            guidance_scale=float(guidance_scale),
+            null_cond=torch.full_like(labels, c.num_classes),  # the "no label" index
+            generator=torch.Generator().manual_seed(seed),
+            device=device,
+            return_trajectory=return_trajectory,
+            progress=progress,
+            callback=callback,
+        )
+        if not return_trajectory:
+            return to_unit(out).clamp(0, 1).cpu()
+        trajectory = diffusion.Trajectory(
+            xs=to_unit(out.xs), x0s=to_unit(out.x0s), timesteps=out.timesteps
+        )
+        return trajectory.images.clamp(0, 1), trajectory
+
+
 def schedule_of(name: str) -> diffusion.NoiseSchedule:
     """The noise schedule shipped checkpoint NAME was trained with (from its metadata)."""
     spec = checkpoints.metadata(name)["schedule"]
@@ -100,8 +183,9 @@ def schedule_of(name: str) -> diffusion.NoiseSchedule:
 
 
 def load(name: str, device: str | torch.device = "cpu") -> DiffusionPipeline:
-    """A ready pipeline for a shipped checkpoint: "ddpm-digits"."""
+    """A ready pipeline for a shipped checkpoint: "ddpm-digits" or "cfg-digits"."""
     if name not in PIPELINES:
         raise ValueError(f"unknown pipeline {name!r}; available: {', '.join(PIPELINES)}")
     model = checkpoints.load_pretrained(name, device=device)
-    return DiffusionPipeline(model, schedule_of(name), name=name)
+    kind = GuidedPipeline if getattr(model.config, "num_classes", None) else DiffusionPipeline
+    return kind(model, schedule_of(name), name=name)

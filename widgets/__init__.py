@@ -6,6 +6,7 @@ reverse, and compute nothing heavy themselves: they ask course_lib once, then in
 
 from widgets.attention_explorer import AttentionExplorer
 from widgets.denoising_scrubber import DenoisingScrubber
+from widgets.guidance_explorer import GuidanceExplorer
 from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 from widgets.similarity_explorer import SimilarityExplorer
@@ -13,6 +14,7 @@ from widgets.similarity_explorer import SimilarityExplorer
 __all__ = [
     "AttentionExplorer",
     "DenoisingScrubber",
+    "GuidanceExplorer",
     "NoisingScrubber",
     "PatchExplorer",
     "SimilarityExplorer",

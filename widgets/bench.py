@@ -122,12 +122,26 @@ def denoising_scrubber() -> list[Row]:
     return rows
 
 
+def guidance_explorer() -> list[Row]:
+    from widgets import GuidanceExplorer
+
+    start = time.perf_counter()
+    explorer = GuidanceExplorer.demo()  # digit 3, seed 0: 8 samples x 7 scales, DDIM-50
+    first = 1000 * (time.perf_counter() - start)
+    rows = [Row("GuidanceExplorer", "demo(): sample and encode the whole sweep", first, unit="ms")]
+    labels = explorer.controls["guidance"].options
+    cached = median_update_ms(explorer, "guidance", labels)  # every scale already cached
+    rows.append(Row("GuidanceExplorer", "guidance slider, cached (median)", cached, unit="ms"))
+    return rows
+
+
 BENCHES: list[Callable[[], list[Row]]] = [
     patch_explorer,
     attention_explorer,
     similarity_explorer,
     noising_scrubber,
     denoising_scrubber,
+    guidance_explorer,
 ]
 
 
