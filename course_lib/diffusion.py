@@ -350,8 +350,9 @@ def sample(
 
     sampler="ddpm": every one of the T steps, `ddpm_step` (steps must be None or T).
     sampler="ddim": `steps` timesteps from `ddim_timesteps`, `ddim_step` with `eta`.
-    clip_x0 keeps each predicted clean image in [-1, 1] (the noise guess is recomputed from
-    it), which cleans up backgrounds. Noise comes from `generator` (on the CPU, then moved to
+    clip_x0 keeps each predicted clean image, and the final sample, in [-1, 1] (the noise
+    guess is recomputed from it), which cleans up backgrounds; latents, which are not
+    bounded, need clip_x0=False. Noise comes from `generator` (on the CPU, then moved to
     `device`), so the same generator seed gives the same samples.
     callback(i, n) is called after step i of n (e.g. to move a widget's progress bar).
     cond: what the model is conditioned on (e.g. (B,) labels); with guidance_scale (>= 0) each
@@ -405,7 +406,7 @@ def sample(
             x0s.append(x0.cpu())
         if callback is not None:
             callback(i + 1, len(timesteps))
-    x = x.clamp(-1, 1)
+    x = x.clamp(-1, 1) if clip_x0 else x  # pixels end in [-1, 1]; latents are unbounded
     if not return_trajectory:
         return x
     xs[-1] = x.cpu()

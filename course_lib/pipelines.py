@@ -264,6 +264,7 @@ class TextToImagePipeline(GuidedPipeline):
             eta=eta,
             progress=progress,
             callback=callback,
+            clip_x0=False,  # latents have unit std, not a [-1, 1] range: never clamp them
         )
 
 
