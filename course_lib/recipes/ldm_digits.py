@@ -30,7 +30,7 @@ MODEL = UNetConfig(
     cond_dim=64,  # the clip-digits text encoder's width
 )
 SCHEDULE = {"kind": "cosine", "T": 1000}
-STEPS = 4000
+STEPS = 3000
 BATCH_SIZE = 128
 LR = 1e-3
 EMA_DECAY = 0.998
