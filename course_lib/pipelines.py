@@ -213,9 +213,17 @@ class TextToImagePipeline(GuidedPipeline):
     return_trajectory every step's latent is decoded too, and kept in `trajectory.latents`.
     """
 
-    def __init__(self, model, vae, schedule: diffusion.NoiseSchedule, name: str = "custom"):
+    def __init__(
+        self,
+        model,
+        vae,
+        schedule: diffusion.NoiseSchedule,
+        name: str = "custom",
+        latent_range: float = 4.0,
+    ):
         super().__init__(model, schedule, name=name)
         self.vae = vae.eval()
+        self.latent_range = latent_range  # |latent| of the training data stays below this
 
     def __repr__(self) -> str:
         c = self.model.config
@@ -264,7 +272,7 @@ class TextToImagePipeline(GuidedPipeline):
             eta=eta,
             progress=progress,
             callback=callback,
-            clip_x0=False,  # latents have unit std, not a [-1, 1] range: never clamp them
+            x0_range=self.latent_range,  # predicted latents stay where training latents lie
         )
 
 
@@ -288,6 +296,8 @@ def load(name: str, device: str | torch.device = "cpu") -> DiffusionPipeline:
         text_encoder = clip.pretrained_text_encoder(meta["text_encoder"], device=device)
         vae = checkpoints.load_pretrained(meta["vae"], device=device)
         denoiser = TextConditioned(model, text_encoder)
-        return TextToImagePipeline(denoiser, vae, schedule_of(name), name=name)
+        return TextToImagePipeline(
+            denoiser, vae, schedule_of(name), name=name, latent_range=meta["latent_range"]
+        )
     kind = GuidedPipeline if getattr(model.config, "num_classes", None) else DiffusionPipeline
     return kind(model, schedule_of(name), name=name)
