@@ -342,6 +342,7 @@ def sample(
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
     clip_x0: bool = True,
+    x0_range: float = 1.0,
     return_trajectory: bool = False,
     progress: bool = True,
     callback: Callable[[int, int], None] | None = None,
@@ -350,8 +351,10 @@ def sample(
 
     sampler="ddpm": every one of the T steps, `ddpm_step` (steps must be None or T).
     sampler="ddim": `steps` timesteps from `ddim_timesteps`, `ddim_step` with `eta`.
-    clip_x0 keeps each predicted clean image in [-1, 1] (the noise guess is recomputed from
-    it), which cleans up backgrounds. Noise comes from `generator` (on the CPU, then moved to
+    clip_x0 keeps each predicted clean image, and the final sample, in [-x0_range, x0_range]
+    (the noise guess is recomputed from it), which cleans up backgrounds and stops the first
+    steps (alpha_bar near 0) from blowing up; pixels use 1, latents the range of the
+    training latents. Noise comes from `generator` (on the CPU, then moved to
     `device`), so the same generator seed gives the same samples.
     callback(i, n) is called after step i of n (e.g. to move a widget's progress bar).
     cond: what the model is conditioned on (e.g. (B,) labels); with guidance_scale (>= 0) each
@@ -391,7 +394,7 @@ def sample(
         alpha_bar_t = schedule.alpha_bar[t].item()
         x0 = predict_x0(x, eps, alpha_bar_t)
         if clip_x0:
-            x0 = x0.clamp(-1, 1)
+            x0 = x0.clamp(-x0_range, x0_range)
             eps = eps_from_x0(x, x0, alpha_bar_t)
         last = i == len(timesteps) - 1
         if sampler == "ddpm":
@@ -405,7 +408,7 @@ def sample(
             x0s.append(x0.cpu())
         if callback is not None:
             callback(i + 1, len(timesteps))
-    x = x.clamp(-1, 1)
+    x = x.clamp(-x0_range, x0_range) if clip_x0 else x
     if not return_trajectory:
         return x
     xs[-1] = x.cpu()

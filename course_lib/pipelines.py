@@ -18,7 +18,7 @@ from torch import Tensor
 
 from course_lib import checkpoints, diffusion
 
-PIPELINES = ("ddpm-digits", "cfg-digits")
+PIPELINES = ("ddpm-digits", "cfg-digits", "ldm-digits")
 
 
 def to_unit(images: Tensor) -> Tensor:
@@ -143,36 +143,137 @@ class GuidedPipeline(DiffusionPipeline):
         """One image (B, C, H, W) in [0, 1] on the CPU per label, guided with guidance_scale
         (0 = ignore the label, 1 = plain conditional, > 1 = guided); see DiffusionPipeline."""
         labels = self.labels_tensor(labels)
-        diffusion.check_guidance_scale(guidance_scale)
-        if guidance_scale is None:
-            raise ValueError("pass a guidance_scale >= 0, e.g. 3.0 (1.0 = no guidance)")
-        if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         c = self.model.config
-        device = next(self.model.parameters()).device
-        labels = labels.to(device)
-        out = diffusion.sample(
-            self.noise_predictor,
-            self.schedule,
-            (len(labels), c.channels, c.image_size, c.image_size),
+        return self.guided_sample(
+            labels,
+            torch.full_like(labels, c.num_classes),  # the "no label" index
+            (c.channels, c.image_size, c.image_size),
+            guidance_scale,
+            steps,
+            seed,
+            return_trajectory,
             sampler=sampler,
-            steps=None if sampler == "ddpm" else steps,
             eta=eta,
-            cond=labels,
-            guidance_scale=float(guidance_scale),
-            null_cond=torch.full_like(labels, c.num_classes),  # the "no label" index
-            generator=torch.Generator().manual_seed(seed),
-            device=device,
-            return_trajectory=return_trajectory,
             progress=progress,
             callback=callback,
         )
+
+    def to_pixels(self, x: Tensor) -> Tensor:
+        """What the sampler made -> images in [0, 1]; a latent pipeline decodes here."""
+        return to_unit(x)
+
+    def guided_sample(
+        self,
+        cond: Tensor,
+        null_cond: Tensor,
+        shape: tuple[int, ...],
+        guidance_scale,
+        steps,
+        seed,
+        return_trajectory,
+        **sample_options,
+    ):
+        """Guided sampling of len(cond) items of `shape` from noise seeded with `seed`."""
+        diffusion.check_guidance_scale(guidance_scale)
+        if guidance_scale is None:
+            raise ValueError("pass a guidance_scale >= 0, e.g. 3.0 (1.0 = no guidance)")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        device = next(self.model.parameters()).device
+        sampler = sample_options.pop("sampler", "ddim")
+        out = diffusion.sample(
+            self.noise_predictor,
+            self.schedule,
+            (len(cond), *shape),
+            sampler=sampler,
+            steps=None if sampler == "ddpm" else steps,
+            cond=cond.to(device),
+            guidance_scale=float(guidance_scale),
+            null_cond=null_cond.to(device),
+            generator=torch.Generator().manual_seed(seed),
+            device=device,
+            return_trajectory=return_trajectory,
+            **sample_options,
+        )
         if not return_trajectory:
-            return to_unit(out).clamp(0, 1).cpu()
+            return self.to_pixels(out).clamp(0, 1).cpu()
         trajectory = diffusion.Trajectory(
-            xs=to_unit(out.xs), x0s=to_unit(out.x0s), timesteps=out.timesteps
+            xs=self.to_pixels(out.xs.flatten(0, 1)).unflatten(0, out.xs.shape[:2]).cpu(),
+            x0s=self.to_pixels(out.x0s.flatten(0, 1)).unflatten(0, out.x0s.shape[:2]).cpu(),
+            timesteps=out.timesteps,
         )
         return trajectory.images.clamp(0, 1), trajectory
+
+
+class TextToImagePipeline(GuidedPipeline):
+    """A tiny Stable Diffusion: prompt -> text encoder -> guided latent U-Net -> VAE decoder.
+
+    `model` is a `latent_diffusion.TextConditioned` (U-Net + frozen text encoder); `latents`
+    (what the sampler made, in the VAE's scaled space) are decoded once, at the end; with
+    return_trajectory every step's latent is decoded too, and kept in `trajectory.latents`.
+    """
+
+    def __init__(
+        self,
+        model,
+        vae,
+        schedule: diffusion.NoiseSchedule,
+        name: str = "custom",
+        latent_range: float = 4.0,
+    ):
+        super().__init__(model, schedule, name=name)
+        self.vae = vae.eval()
+        self.latent_range = latent_range  # |latent| of the training data stays below this
+
+    def __repr__(self) -> str:
+        c = self.model.config
+        latent = f"{c.channels}x{c.image_size}x{c.image_size}"
+        return f"TextToImagePipeline({self.name!r}, latent {latent}, {self.schedule})"
+
+    @torch.no_grad()
+    def to_pixels(self, latents: Tensor) -> Tensor:
+        """Scaled latents (N, Z, h, w) -> images (N, C, H, W) in [0, 1], decoded in chunks."""
+        device = next(self.vae.parameters()).device
+        images = [self.vae.decode(chunk.to(device)).cpu() for chunk in latents.split(256)]
+        return to_unit(torch.cat(images))
+
+    def __call__(
+        self,
+        prompts,
+        guidance_scale: float = 3.0,
+        steps: int | None = 50,
+        seed: int = 0,
+        return_trajectory: bool = False,
+        *,
+        sampler: str = "ddim",
+        eta: float = 0.0,
+        progress: bool = False,
+        callback=None,
+        unknown: str = "warn",
+    ):
+        """One image (B, 3, 32, 32) in [0, 1] on the CPU per prompt; "" is unconditional.
+
+        Unknown words warn (unknown="raise" makes them an error); see GuidedPipeline."""
+        from course_lib.latent_diffusion import null_token_ids, prompt_token_ids
+
+        text_encoder = self.model.text_encoder
+        token_ids = prompt_token_ids(text_encoder, prompts, unknown=unknown)
+        null_ids = null_token_ids(text_encoder, len(token_ids))
+        c = self.model.config
+        return self.guided_sample(
+            token_ids,
+            null_ids,
+            (c.channels, c.image_size, c.image_size),
+            guidance_scale,
+            steps,
+            seed,
+            return_trajectory,
+            sampler=sampler,
+            eta=eta,
+            progress=progress,
+            callback=callback,
+            x0_range=self.latent_range,  # predicted latents stay where training latents lie
+        )
 
 
 def schedule_of(name: str) -> diffusion.NoiseSchedule:
@@ -183,9 +284,20 @@ def schedule_of(name: str) -> diffusion.NoiseSchedule:
 
 
 def load(name: str, device: str | torch.device = "cpu") -> DiffusionPipeline:
-    """A ready pipeline for a shipped checkpoint: "ddpm-digits" or "cfg-digits"."""
+    """A ready pipeline for a shipped checkpoint: "ddpm-digits", "cfg-digits" or "ldm-digits"."""
     if name not in PIPELINES:
         raise ValueError(f"unknown pipeline {name!r}; available: {', '.join(PIPELINES)}")
     model = checkpoints.load_pretrained(name, device=device)
+    if getattr(model.config, "cond_dim", None):  # text-conditioned: add its encoder and VAE
+        from course_lib import clip
+        from course_lib.latent_diffusion import TextConditioned
+
+        meta = checkpoints.metadata(name)
+        text_encoder = clip.pretrained_text_encoder(meta["text_encoder"], device=device)
+        vae = checkpoints.load_pretrained(meta["vae"], device=device)
+        denoiser = TextConditioned(model, text_encoder)
+        return TextToImagePipeline(
+            denoiser, vae, schedule_of(name), name=name, latent_range=meta["latent_range"]
+        )
     kind = GuidedPipeline if getattr(model.config, "num_classes", None) else DiffusionPipeline
     return kind(model, schedule_of(name), name=name)

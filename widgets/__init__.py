@@ -7,6 +7,7 @@ reverse, and compute nothing heavy themselves: they ask course_lib once, then in
 from widgets.attention_explorer import AttentionExplorer
 from widgets.denoising_scrubber import DenoisingScrubber
 from widgets.guidance_explorer import GuidanceExplorer
+from widgets.latent_explorer import LatentExplorer
 from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 from widgets.similarity_explorer import SimilarityExplorer
@@ -15,6 +16,7 @@ __all__ = [
     "AttentionExplorer",
     "DenoisingScrubber",
     "GuidanceExplorer",
+    "LatentExplorer",
     "NoisingScrubber",
     "PatchExplorer",
     "SimilarityExplorer",

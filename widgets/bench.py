@@ -139,6 +139,33 @@ def guidance_explorer() -> list[Row]:
     return rows
 
 
+class _Forgetful(dict):
+    """A frame cache that keeps nothing, to time the draw-and-encode path."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def latent_explorer() -> list[Row]:
+    from widgets import LatentExplorer
+
+    explorer = LatentExplorer.demo()  # ldm-digits; 10 test images encoded, latents view drawn
+    name = "LatentExplorer"
+    explorer.controls["view"].value = "interpolate"
+    ts = [round(0.05 * k, 2) for k in range(21)]
+    live = median_update_ms(explorer, "t", ts)  # every move decodes three latents and encodes
+    rows = [Row(name, "interpolation t slider, live decode (median of 50)", live, unit="ms")]
+    start = time.perf_counter()
+    explorer.controls["view"].value = "generate"  # samples 4 images, DDIM-50, every step decoded
+    first = 1000 * (time.perf_counter() - start)
+    rows.append(Row(name, "generate view: first generation (4 samples, DDIM-50)", first, unit="ms"))
+    steps = range(41)  # the last steps can differ by less than a grey level: stop short
+    median_update_ms(explorer, "step", steps, moves=len(steps))  # draw each frame once
+    cached = median_update_ms(explorer, "step", steps)
+    rows.append(Row(name, "generate step slider, cached (median of 50)", cached, unit="ms"))
+    return rows
+
+
 BENCHES: list[Callable[[], list[Row]]] = [
     patch_explorer,
     attention_explorer,
@@ -146,6 +173,7 @@ BENCHES: list[Callable[[], list[Row]]] = [
     noising_scrubber,
     denoising_scrubber,
     guidance_explorer,
+    latent_explorer,
 ]
 
 

@@ -1,0 +1,145 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import caption_judge, data, diffusion, pipelines
+from course_lib.autoencoder import VAE, VAEConfig
+from course_lib.clip import TextEncoder, TextEncoderConfig, UnknownWordWarning
+from course_lib.latent_diffusion import (
+    TextConditioned,
+    activation_numbers,
+    null_token_ids,
+    prompt_token_ids,
+)
+from course_lib.recipes.ldm_digits import drop_prompts
+from course_lib.unet import UNet, UNetConfig
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    torch.manual_seed(0)
+    text = TextEncoder(TextEncoderConfig(dim=32, depth=1, heads=4, mlp_dim=64))
+    unet = UNet(
+        UNetConfig(
+            image_size=8,
+            channels=4,
+            widths=(16, 32),
+            blocks_per_level=1,
+            attention_levels=(1,),
+            cond_dim=32,
+            groups=8,
+            heads=4,
+        )
+    )
+    for p in unet.parameters():  # the U-Net starts at zero output; make it say something
+        torch.nn.init.normal_(p, std=0.05)
+    denoiser = TextConditioned(unet, text)
+    return pipelines.TextToImagePipeline(
+        denoiser, VAE(VAEConfig(width=16)), diffusion.NoiseSchedule.cosine(1000), name="tiny"
+    )
+
+
+def test_prompt_ids_empty_prompt_is_the_null_condition(pipe):
+    text = pipe.model.text_encoder
+    ids = prompt_token_ids(text, ["", "a large red seven"])
+    assert torch.equal(ids[0], null_token_ids(text, 1)[0])
+    assert ids[0, 0] == text.tokenizer.end_id and (ids[0, 1:] == text.tokenizer.pad_id).all()
+    assert torch.equal(ids[1], text.tokenize(["a large red seven"])[0])
+
+
+def test_bad_prompts_raise_or_warn_clearly(pipe):
+    text = pipe.model.text_encoder
+    with pytest.raises(ValueError, match="non-empty list"):
+        prompt_token_ids(text, [])
+    with pytest.raises(TypeError, match="list of prompts"):
+        prompt_token_ids(text, "a large red seven")
+    with pytest.raises(ValueError, match="at most"):
+        prompt_token_ids(text, ["a large red seven " * 4])
+    with pytest.warns(UnknownWordWarning, match="purple"):
+        prompt_token_ids(text, ["a large purple seven"])
+    with pytest.raises(ValueError, match="purple"):
+        pipe(["a large purple seven"], steps=2, unknown="raise")
+    with pytest.raises(ValueError, match=">= 0"):
+        pipe(["a large red seven"], guidance_scale=-1.0, steps=2)
+    with pytest.raises(ValueError, match=r"decodes latents of shape \(B, 4, 8, 8\)"):
+        pipe.vae.decode(torch.zeros(1, 4, 4, 4))
+
+
+def test_cross_attention_shape_and_prompt_changes_the_prediction(pipe):
+    denoiser = pipe.model
+    z = torch.randn(2, 4, 8, 8)
+    t = torch.tensor([500, 500])
+    a = denoiser(z, t, prompt_token_ids(denoiser.text_encoder, ["a large red seven"] * 2))
+    b = denoiser(
+        z, t, prompt_token_ids(denoiser.text_encoder, ["a small blue one in the top left"] * 2)
+    )
+    assert a.shape == z.shape
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="cond_dim=32"):
+        TextConditioned(
+            UNet(
+                UNetConfig(
+                    image_size=8, channels=4, widths=(16,), cond_dim=64, attention_levels=(0,)
+                )
+            ),
+            denoiser.text_encoder,
+        )
+
+
+def test_pipeline_is_deterministic_for_a_seed_and_decodes_the_trajectory(pipe):
+    a = pipe(["a large red seven", ""], steps=3, seed=4)
+    b = pipe(["a large red seven", ""], steps=3, seed=4)
+    c = pipe(["a large red seven", ""], steps=3, seed=5)
+    assert a.shape == (2, 3, 32, 32) and 0 <= a.min() and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    images, trajectory = pipe(["a large red seven"], steps=3, seed=4, return_trajectory=True)
+    assert trajectory.xs.shape == (4, 1, 3, 32, 32) and trajectory.x0s.shape == (3, 1, 3, 32, 32)
+    assert torch.allclose(images, a[:1], atol=1e-6)
+
+
+def test_guidance_one_equals_the_plain_conditional_sampler(pipe):
+    guided = pipe(["a large red seven"], guidance_scale=1.0, steps=3, seed=1)
+    ids = prompt_token_ids(pipe.model.text_encoder, ["a large red seven"])
+    z = diffusion.sample(
+        pipe.model,
+        pipe.schedule,
+        (1, 4, 8, 8),
+        steps=3,
+        cond=ids,
+        generator=torch.Generator().manual_seed(1),
+        clip_x0=False,
+        progress=False,
+    )
+    assert torch.allclose(guided, ((pipe.vae.decode(z) + 1) / 2).clamp(0, 1), atol=1e-5)
+
+
+def test_prompt_dropout_rate():
+    ids = torch.arange(12).repeat(20000, 1)
+    null = torch.zeros(20000, 12, dtype=torch.long)
+    dropped = drop_prompts(ids, null, 0.15, torch.Generator().manual_seed(0))
+    rate = (dropped == 0).all(dim=1).float().mean().item()
+    assert rate == pytest.approx(0.15, abs=0.01)
+
+
+def test_activation_count_matches_a_hand_count():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+    assert activation_numbers(model, torch.zeros(4, 3)) == 4 * (5 + 5 + 2)
+
+
+def test_caption_judge_reads_the_real_test_images():
+    images, _, attributes = data.captioned_digits("test")
+    subset = slice(0, 1000, 5)  # 200 images across all classes
+    reading = caption_judge.read((images[subset] + 1) / 2)
+    right = reading.agreement({k: np.asarray(v)[subset] for k, v in attributes.items()})
+    assert right["color"] == 1.0 and right["layout"] == 1.0
+    assert right["digit"] >= 0.93
+
+
+def test_caption_judge_bad_input():
+    with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
+        caption_judge.read(torch.zeros(2, 1, 28, 28))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert caption_judge.read_layout(torch.zeros(1, 3, 32, 32)).item() == 0  # blank: large

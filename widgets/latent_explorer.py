@@ -1,0 +1,420 @@
+"""LatentExplorer: a tiny Stable Diffusion from the inside, in three views.
+
+- "latents": a test image, its reconstruction by the VAE, and the four 8x8 channels of its
+  latent (red positive, blue negative, as in notebook 07's figure);
+- "interpolate": the arc (spherical interpolation) between the latents of two test images;
+  every slider position is decoded live (one decode of a 4x8x8 latent takes milliseconds);
+- "generate": the reverse process for a prompt at a guidance scale, every step's latent
+  decoded (top) with the decoded clean latent the model predicts at that step (bottom).
+  Each (prompt, guidance, seed) is sampled once, with a progress bar, then cached.
+
+One `ipywidgets.Image` shows whichever view is picked; only that view's controls are shown.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+
+import ipywidgets as ipw
+import numpy as np
+import torch
+from PIL import Image as PILImage
+
+from course_lib import clip, diffusion
+from course_lib.autoencoder import slerp
+from widgets import frames
+from widgets.denoising_scrubber import trajectory_frame
+from widgets.guidance_explorer import SWEEP
+from widgets.similarity_explorer import WHITE, Labels
+
+VIEWS = ("latents", "interpolate", "generate")
+LATENT_LIMIT = 3.0  # channel values are drawn from -3 (dark blue) to +3 (dark red); unit std
+# RdBu_r (ColorBrewer), from -LATENT_LIMIT to +LATENT_LIMIT: the colormap of notebook 07
+DIVERGING = np.array(
+    [
+        (5, 48, 97),
+        (33, 102, 172),
+        (67, 147, 195),
+        (146, 197, 222),
+        (209, 229, 240),
+        (247, 247, 247),
+        (253, 219, 199),
+        (244, 165, 130),
+        (214, 96, 77),
+        (178, 24, 43),
+        (103, 0, 31),
+    ],
+    dtype=np.float64,
+)
+TITLE = 18  # pixels of the title band above each tile
+GAP = 8  # white pixels between tiles
+
+
+def escape(text: str) -> str:
+    """Text for the HTML status line; quotes stay quotes."""
+    return html.escape(text, quote=False)
+
+
+def dims(x: torch.Tensor) -> str:
+    return "x".join(map(str, x.shape))
+
+
+def channel_colors(channel: torch.Tensor, limit: float = LATENT_LIMIT) -> np.ndarray:
+    """One latent channel (h, w) -> (h, w, 3) uint8, diverging: blue < 0 < red, clipped."""
+    values = channel.detach().float().cpu().clamp(-limit, limit).numpy()
+    where = (values + limit) / (2 * limit) * (len(DIVERGING) - 1)  # position among the anchors
+    anchors = np.arange(len(DIVERGING))
+    rgb = [np.interp(where, anchors, DIVERGING[:, k]) for k in range(3)]
+    return np.stack(rgb, axis=-1).round().astype(np.uint8)
+
+
+def labelled_row(tiles: list[np.ndarray], titles: list[str], labels: Labels) -> np.ndarray:
+    """Equal-height RGB tiles side by side, GAP apart, each under its title: one uint8 image."""
+    height = tiles[0].shape[0]
+    width = sum(t.shape[1] for t in tiles) + GAP * (len(tiles) - 1)
+    canvas = PILImage.new("RGB", (width, TITLE + height), WHITE)
+    left = 0
+    for tile, title in zip(tiles, titles, strict=True):
+        canvas.paste(labels(title), (left, 0))
+        canvas.paste(PILImage.fromarray(np.ascontiguousarray(tile)), (left, TITLE))
+        left += tile.shape[1] + GAP
+    return np.asarray(canvas)
+
+
+def image_tile(image: torch.Tensor, scale: int) -> np.ndarray:
+    """One image (3, H, W) in [-1, 1] -> (scale H, scale W, 3) uint8."""
+    return frames.upscale(frames.as_rgb(frames.to_pixels(image)), scale)
+
+
+@torch.no_grad()
+def encode_images(vae, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 3, H, W) in [-1, 1] -> (latent means (N, Z, h, w), reconstructions (N, 3, H, W)).
+
+    The mean of q(z given x), in the VAE's scaled (diffusion) space, is the image's latent;
+    the reconstruction is its decode.
+    """
+    device = next(vae.parameters()).device
+    means, _ = vae.encode(images.to(device))  # (N, Z, h, w)
+    return means, vae.decode(means)
+
+
+def latents_pixels(
+    image: torch.Tensor, reconstruction: torch.Tensor, latent: torch.Tensor, scale: int, labels
+) -> np.ndarray:
+    """Original, reconstruction and the Z latent channels of one image, in a labelled row.
+
+    image, reconstruction: (3, H, W) in [-1, 1]; latent: (Z, h, w), drawn with `channel_colors`
+    and enlarged to the images' size, so one latent cell covers the pixels it summarises.
+    """
+    size = image.shape[-1] * scale
+    cell = size // latent.shape[-1]  # 8x8 -> 32x32 at scale 1: each latent cell is 4x4 pixels
+    tiles = [image_tile(image, scale), image_tile(reconstruction, scale)]
+    tiles += [frames.upscale(channel_colors(c), cell) for c in latent]
+    titles = ["original", "reconstruction"] + [f"latent channel {k}" for k in range(len(latent))]
+    return labelled_row(tiles, titles, labels)
+
+
+@torch.no_grad()
+def interpolation_pixels(
+    vae, latent_a: torch.Tensor, latent_b: torch.Tensor, t: float, scale: int, labels
+) -> np.ndarray:
+    """Decoded latent A, the decoded slerp(A, B, t), decoded latent B: one labelled row.
+
+    latent_a, latent_b: (Z, h, w) in the VAE's scaled space; one batched decode of three.
+    """
+    z = torch.stack([latent_a, slerp(latent_a, latent_b, t), latent_b])  # (3, Z, h, w)
+    decoded = vae.decode(z)  # (3, 3, H, W) in [-1, 1]
+    tiles = [image_tile(x, scale) for x in decoded]
+    return labelled_row(tiles, ["A  (t = 0)", f"slerp, t = {t:.2f}", "B  (t = 1)"], labels)
+
+
+def generate(
+    pipe,
+    prompt: str,
+    guidance_scale: float,
+    seed: int,
+    images: int = 4,
+    steps: int = 50,
+    callback=None,
+) -> tuple[diffusion.Trajectory, list[str]]:
+    """`images` samples of one prompt from seed `seed`, with every step decoded.
+
+    Returns (trajectory in [0, 1]: xs (S+1, B, 3, H, W), x0s (S, B, 3, H, W); the messages of
+    any unknown-word warnings the tokenizer raised). "" is the unconditional prompt.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", clip.UnknownWordWarning)
+        _, trajectory = pipe(
+            [prompt] * images,
+            guidance_scale=guidance_scale,
+            steps=steps,
+            seed=seed,
+            return_trajectory=True,
+            callback=callback,
+        )
+    unknown = []
+    for w in caught:
+        if issubclass(w.category, clip.UnknownWordWarning):
+            unknown.append(str(w.message))
+        else:  # not ours to swallow
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return trajectory, unknown
+
+
+class LatentExplorer(ipw.VBox):
+    """Three views of a text-to-image latent diffusion pipeline, one frame.
+
+    pipe: a `pipelines.TextToImagePipeline` (its `.vae` encodes and decodes); images: test
+    images (N, 3, H, W) in [-1, 1] with their `captions` (N strings), to encode and
+    interpolate; images_per_prompt samples per generation, `steps` DDIM steps each.
+    """
+
+    def __init__(
+        self,
+        pipe,
+        images: torch.Tensor,
+        captions: list[str],
+        prompt: str = "a large red seven",
+        guidance_scale: float = 3.0,
+        seeds=(0, 1, 2),
+        images_per_prompt: int = 4,
+        steps: int = 50,
+        scale: int = 4,
+        view: str = "latents",
+        image: int = 0,
+        image_b: int = 1,
+    ):
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) < 2:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
+            raise ValueError(f"pass at least two test images (N, 3, H, W) in [-1, 1], got {got}")
+        if len(captions) != len(images):
+            raise ValueError(f"pass one caption per image: {len(images)} images, {len(captions)}")
+        if not seeds:
+            raise ValueError("pass at least one seed, e.g. seeds=(0, 1, 2)")
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+        if not isinstance(images_per_prompt, int) or not 1 <= images_per_prompt <= 8:
+            raise ValueError(
+                f"images_per_prompt must be an int from 1 to 8, got {images_per_prompt!r}"
+            )
+        self.pipe, self.vae = pipe, pipe.vae
+        self.images, self.captions = images, list(captions)
+        self.images_per_prompt, self.steps, self.scale = images_per_prompt, steps, scale
+        self.latents, self.reconstructions = encode_images(self.vae, images)  # once
+        self.labels = Labels()
+        self._generations: dict[tuple, tuple[diffusion.Trajectory, list[str]]] = {}
+        self._frames: dict[tuple, bytes] = {}  # latents and generate frames; interpolate is live
+        self.frame = frames.new_frame("png")
+        self.status = frames.new_status()
+        self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
+
+        pick = [(f"{i}: {c}", i) for i, c in enumerate(self.captions)]
+        scales = sorted({*SWEEP, float(guidance_scale)})
+        step = ipw.IntSlider(min=0, max=steps, value=steps, description="step")
+        play = ipw.Play(min=0, max=steps, step=1, interval=100, description="play")
+        ipw.jslink((play, "value"), (step, "value"))
+        self.controls = {
+            "view": ipw.ToggleButtons(options=list(VIEWS), value=view, description="view"),
+            "image": ipw.Dropdown(options=pick, value=image, description="image"),
+            "image_b": ipw.Dropdown(options=pick, value=image_b, description="image B"),
+            "t": ipw.FloatSlider(min=0.0, max=1.0, step=0.05, value=0.5, description="t"),
+            "prompt": ipw.Text(value=prompt, description="prompt", continuous_update=False),
+            "generate": ipw.Button(description="Generate"),
+            "guidance": ipw.SelectionSlider(
+                options=[(f"{s:g}", s) for s in scales],
+                value=float(guidance_scale),
+                description="guidance w",
+                continuous_update=False,  # each new scale samples: only on release
+            ),
+            "seed": ipw.Dropdown(options=list(seeds), description="seed"),
+            "step": step,
+            "play": play,
+        }
+        c = self.controls
+        redraw = frames.shows_errors(self.status)(self._redraw)
+        for name in ("view", "image", "image_b", "t", "prompt", "guidance", "seed", "step"):
+            c[name].observe(redraw, "value")
+        c["generate"].on_click(redraw)
+        generate_rows = ipw.VBox(
+            [
+                ipw.HBox([c["prompt"], c["generate"]]),
+                ipw.HBox([c["guidance"], c["seed"]]),
+                ipw.HBox([c["play"], c["step"]]),
+            ]
+        )
+        self._shown_in = [  # (widget, the views that show it)
+            (c["image"], ("latents", "interpolate")),
+            (c["image_b"], ("interpolate",)),
+            (c["t"], ("interpolate",)),
+            (generate_rows, ("generate",)),
+            (self.progress, ("generate",)),
+        ]
+        self._redraw()
+        super().__init__(
+            [
+                c["view"],
+                ipw.HBox([c["image"], c["image_b"], c["t"]]),
+                generate_rows,
+                self.frame,
+                self.progress,
+                self.status,
+            ]
+        )
+
+    # -- the three views ---------------------------------------------------------------
+
+    def latents_frame(self, index: int) -> bytes:
+        """PNG of the "latents" view for test image `index`, drawn once then cached."""
+        key = ("latents", index)
+        if key not in self._frames:
+            pixels = latents_pixels(
+                self.images[index],
+                self.reconstructions[index],
+                self.latents[index],
+                self.scale,
+                self.labels,
+            )
+            self._frames[key] = frames.encode(pixels, "png")
+        return self._frames[key]
+
+    def interpolation_frame(self, a: int, b: int, t: float) -> bytes:
+        """PNG of the "interpolate" view: decoded live on every call."""
+        pixels = interpolation_pixels(
+            self.vae, self.latents[a], self.latents[b], t, self.scale, self.labels
+        )
+        return frames.encode(pixels, "png")
+
+    def generation(self, key: tuple | None = None) -> tuple[diffusion.Trajectory, list[str]]:
+        """(trajectory, unknown-word messages) for (prompt, guidance, seed): sampled once."""
+        key = key or self.generation_key()
+        if key not in self._generations:
+            prompt, guidance_scale, seed = key
+
+            def moved(i: int, n: int) -> None:
+                self.progress.max, self.progress.value = n, i
+
+            self.progress.value = 0
+            self._generations[key] = generate(
+                self.pipe, prompt, guidance_scale, seed, self.images_per_prompt, self.steps, moved
+            )
+        return self._generations[key]
+
+    def generation_frame(self, key: tuple, step: int) -> bytes:
+        """JPEG of the "generate" view at `step` (0 = noise): x_t above, predicted x_0 below."""
+        trajectory, _ = self.generation(key)
+        if (key, step) not in self._frames:
+            pixels = trajectory_frame(trajectory, step, self.scale)
+            self._frames[(key, step)] = frames.encode(pixels, "jpeg")
+        return self._frames[(key, step)]
+
+    def generation_key(self) -> tuple[str, float, int]:
+        c = self.controls
+        return (c["prompt"].value.strip(), float(c["guidance"].value), c["seed"].value)
+
+    # -- wiring ------------------------------------------------------------------------
+
+    def _show(self, data: bytes, fmt: str) -> None:
+        with self.frame.hold_sync():
+            self.frame.format = fmt
+            self.frame.value = data
+
+    def _redraw(self, _=None) -> None:
+        c = self.controls
+        view = c["view"].value
+        for widget, views in self._shown_in:
+            widget.layout.display = None if view in views else "none"
+        c["image"].description = "image A" if view == "interpolate" else "image"
+        if view == "latents":
+            i = c["image"].value
+            self._show(self.latents_frame(i), "png")
+            self.status.value = self.latents_status(i)
+        elif view == "interpolate":
+            a, b, t = c["image"].value, c["image_b"].value, c["t"].value
+            self._show(self.interpolation_frame(a, b, t), "png")
+            za, zb = self.latents[a], self.latents[b]
+            arc, line = slerp(za, zb, t).norm().item(), ((1 - t) * za + t * zb).norm().item()
+            self.status.value = escape(
+                f'A "{self.captions[a]}" -> B "{self.captions[b]}": slerp at t = {t:.2f} has '
+                f"|z| = {arc:.1f} (A {za.norm().item():.1f}, B {zb.norm().item():.1f}); "
+                f"the straight line would pass |z| = {line:.1f}."
+            )
+        else:
+            key, step = self.generation_key(), c["step"].value
+            self._show(self.generation_frame(key, step), "jpeg")
+            trajectory, unknown = self.generation(key)
+            self.status.value = self.generation_status(key, step, trajectory, unknown)
+
+    def latents_status(self, i: int) -> str:
+        image, latent = self.images[i], self.latents[i]
+        error = (self.reconstructions[i].cpu() - image.cpu()).pow(2).mean().item()
+        return escape(
+            f'"{self.captions[i]}": {dims(image)} = {image.numel():,} numbers in, '
+            f"{dims(latent)} = {latent.numel():,} in the latent "
+            f"({image.numel() / latent.numel():g}x fewer); reconstruction MSE {error:.4f} on "
+            f"the [-1, 1] scale. Channels: red > 0 > blue, clipped at +-{LATENT_LIMIT:g}."
+        )
+
+    def generation_status(self, key, step: int, trajectory, unknown: list[str]) -> str:
+        prompt, w, seed = key
+        n = len(trajectory.timesteps)
+        what = f'prompt "{prompt}"' if prompt else 'empty prompt "": unconditional, w does nothing'
+        where = "pure noise z_T" if step == 0 else f"after step {step} of {n}"
+        text = escape(
+            f"{what}; w = {w:g}, seed {seed}; {where}. Top: the latent z_t, decoded. Bottom: "
+            "the clean latent the model predicts from it, decoded."
+        )
+        for message in unknown:
+            text += f"<br><span style='color:#b35900'>{escape(message)}</span>"
+        return text
+
+    def static(self, ts=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), fractions=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)):
+        """A matplotlib figure: the latents view, an interpolation strip, a generation's steps."""
+        import matplotlib.pyplot as plt
+
+        c = self.controls
+        a, b = c["image"].value, c["image_b"].value
+        key = self.generation_key()
+        trajectory, _ = self.generation(key)
+        n = len(trajectory.timesteps)
+        columns = max(len(ts), len(fractions))
+        fig = plt.figure(figsize=(1.6 * columns, 6.2))
+        grid = fig.add_gridspec(3, columns, height_ratios=(1.2, 1, 1))
+        top = fig.add_subplot(grid[0, :])
+        top.imshow(frames.decode(self.latents_frame(a)))
+        top.set_title(
+            f'"{self.captions[a]}": the image, its reconstruction, its latent', fontsize=9
+        )
+        with torch.no_grad():
+            z = torch.stack([slerp(self.latents[a], self.latents[b], t) for t in ts])
+            decoded = self.vae.decode(z)  # (len(ts), 3, H, W)
+        for col, (t, x) in enumerate(zip(ts, decoded, strict=True)):
+            ax = fig.add_subplot(grid[1, col])
+            ax.imshow(frames.to_pixels(x))
+            ax.set_title(f"slerp t = {t:g}", fontsize=8)
+        for col, f in enumerate(fractions):
+            step = round(f * n)
+            ax = fig.add_subplot(grid[2, col])
+            ax.imshow(frames.to_pixels(trajectory.xs[step, 0] * 2 - 1))
+            ax.set_title(f"step {step}/{n}", fontsize=8)
+        prompt = f'"{key[0]}"' if key[0] else "the empty prompt (unconditional)"
+        fig.text(0.5, 0.02, f"{prompt}, guidance {key[1]:g}: z_t decoded", ha="center")
+        for ax in fig.axes:
+            ax.axis("off")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        return fig
+
+    @classmethod
+    def demo(cls) -> LatentExplorer:
+        """The shipped ldm-digits pipeline and one test image of each digit (even digits large,
+        odd ones small in a corner); interpolation from the large zero to the large two."""
+        from course_lib import data, pipelines
+
+        images, captions, attributes = data.captioned_digits("test")
+        picked = []
+        for d in range(10):
+            layout = 0 if d % 2 == 0 else 1 + d // 2 % 4  # 0 = large, 1..4 the corners
+            same = (attributes["digit"] == d) & (attributes["layout"] == layout)
+            picked.append(int(np.flatnonzero(same)[0]))
+        pipe = pipelines.load("ldm-digits")
+        return cls(pipe, images[picked], [captions[i] for i in picked], image_b=2)
