@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 VENV7 ?= .venv-ipyw7
 BIN7 := $(VENV7)/bin
 JUPYTER_ARGS ?=
+# One torch thread per process in tests: JupyterLab, Chromium and kernels share 2 cores there,
+# and oversubscribed torch threads were 10x slower on such machines.
+TEST_THREADS ?= 1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # JupyterLab refuses root without it
 
 .PHONY: setup lab test test-ipywidgets7 bench bench-browser site lint format clean
@@ -36,7 +39,7 @@ lab: setup
 # Browser tests (tests/browser) need Chromium: `sudo apt-get install -y chromium` (.ci/run
 # does it); without it they are skipped, with the reason in the summary.
 test: setup test-ipywidgets7
-	COURSE_FAST=1 $(BIN)/python -m pytest --nbval-lax --durations=15 tests notebooks
+	COURSE_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest --nbval-lax --durations=15 tests notebooks
 
 test-ipywidgets7: $(VENV7)/.installed
 	$(BIN7)/python -c "import ipywidgets as w; assert w.__version__.startswith('7.7'), w.__version__; print('ipywidgets', w.__version__)"
