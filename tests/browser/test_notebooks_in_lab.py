@@ -171,7 +171,8 @@ def test_notebook_runs_and_its_widgets_answer_the_keyboard(
     page = browser_context.new_page()
     page.set_default_timeout(60000)
     try:
-        page.goto(lab.url(f"lab/tree/notebooks/{path.name}"))
+        # a workspace of its own: only this notebook open, never one restored from before
+        page.goto(lab.url(f"lab/workspaces/{path.stem}/tree/notebooks/{path.name}"))
         page.wait_for_function(
             "() => window.jupyterapp && jupyterapp.shell.currentWidget"
             " && jupyterapp.shell.currentWidget.sessionContext"
