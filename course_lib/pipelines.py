@@ -43,6 +43,10 @@ class DiffusionPipeline:
         """model(x_t, t, cond) -> eps, on the model's device and in its memory layout."""
         return self.model(x, t, cond)
 
+    def to_pixels(self, x: Tensor) -> Tensor:
+        """What the sampler made -> images in [0, 1]; a latent pipeline decodes here."""
+        return to_unit(x)
+
     def __call__(
         self,
         what: int,
@@ -50,16 +54,13 @@ class DiffusionPipeline:
         steps: int | None = 50,
         seed: int = 0,
         return_trajectory: bool = False,
-        *,
-        sampler: str = "ddim",
-        eta: float = 0.0,
-        progress: bool = False,
-        callback=None,
+        **options,
     ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
         """`what` new images (B, C, H, W) in [0, 1] on the CPU; with return_trajectory also the
         `Trajectory` (every x_t and predicted x_0, mapped to [0, 1] the same way).
 
-        sampler="ddim" with `steps` and `eta`, or sampler="ddpm" (all T steps, steps=None).
+        Options: sampler="ddim" with `steps` and eta=0.0, or sampler="ddpm" (all T steps,
+        steps=None); progress=True for a progress bar; callback(i, t, x_t, x0_hat) per step.
         """
         if isinstance(what, bool) or not isinstance(what, int) or what < 1:
             raise ValueError(
@@ -71,27 +72,41 @@ class DiffusionPipeline:
                 f"{self.name} is unconditional, so there is nothing to guide towards; leave "
                 "guidance_scale=None (class labels and guidance come with 'cfg-digits')"
             )
-        if not isinstance(seed, int) or seed < 0:
+        return self.generate(what, steps, seed, return_trajectory, **options)
+
+    def generate(
+        self,
+        count: int,
+        steps: int | None,
+        seed: int,
+        return_trajectory: bool,
+        *,
+        sampler: str = "ddim",
+        **sample_options,
+    ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
+        """Sample `count` items of the model's shape from noise seeded with `seed`, then map
+        them (and, with return_trajectory, every step) to pictures with `to_pixels`."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         c = self.model.config
         device = next(self.model.parameters()).device
         out = diffusion.sample(
             self.noise_predictor,
             self.schedule,
-            (what, c.channels, c.image_size, c.image_size),
+            (count, c.channels, c.image_size, c.image_size),
             sampler=sampler,
             steps=None if sampler == "ddpm" else steps,
-            eta=eta,
             generator=torch.Generator().manual_seed(seed),
             device=device,
             return_trajectory=return_trajectory,
-            progress=progress,
-            callback=callback,
+            **sample_options,
         )
         if not return_trajectory:
-            return to_unit(out).clamp(0, 1).cpu()
+            return self.to_pixels(out).clamp(0, 1).cpu()
         trajectory = diffusion.Trajectory(
-            xs=to_unit(out.xs), x0s=to_unit(out.x0s), timesteps=out.timesteps
+            xs=self.to_pixels(out.xs.flatten(0, 1)).unflatten(0, out.xs.shape[:2]).cpu(),
+            x0s=self.to_pixels(out.x0s.flatten(0, 1)).unflatten(0, out.x0s.shape[:2]).cpu(),
+            timesteps=out.timesteps,
         )
         return trajectory.images.clamp(0, 1), trajectory
 
@@ -99,8 +114,11 @@ class DiffusionPipeline:
 class GuidedPipeline(DiffusionPipeline):
     """A class-conditional denoiser sampled with classifier-free guidance."""
 
-    def labels_tensor(self, labels) -> Tensor:
-        """A list of ints or a (B,) integer tensor of labels -> (B,) int64, checked."""
+    condition_options: tuple[str, ...] = ()  # keyword options of __call__ that go to `conditions`
+
+    def conditions(self, labels) -> tuple[Tensor, Tensor]:
+        """A list of ints or a (B,) integer tensor of labels -> (labels, "no label") as (B,)
+        int64 tensors, checked."""
         num_classes = self.model.config.num_classes
         if isinstance(labels, Tensor):
             if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
@@ -125,84 +143,36 @@ class GuidedPipeline(DiffusionPipeline):
                 f"labels must be in 0..{num_classes - 1}, got min {int(labels.min())} "
                 f"and max {int(labels.max())}"
             )
-        return labels
+        return labels, torch.full_like(labels, num_classes)  # index num_classes = "no label"
 
     def __call__(
         self,
-        labels,
+        what,
         guidance_scale: float = 3.0,
         steps: int | None = 50,
         seed: int = 0,
         return_trajectory: bool = False,
-        *,
-        sampler: str = "ddim",
-        eta: float = 0.0,
-        progress: bool = False,
-        callback=None,
+        **options,
     ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
-        """One image (B, C, H, W) in [0, 1] on the CPU per label, guided with guidance_scale
-        (0 = ignore the label, 1 = plain conditional, > 1 = guided); see DiffusionPipeline."""
-        labels = self.labels_tensor(labels)
-        c = self.model.config
-        return self.guided_sample(
-            labels,
-            torch.full_like(labels, c.num_classes),  # the "no label" index
-            (c.channels, c.image_size, c.image_size),
-            guidance_scale,
-            steps,
-            seed,
-            return_trajectory,
-            sampler=sampler,
-            eta=eta,
-            progress=progress,
-            callback=callback,
-        )
-
-    def to_pixels(self, x: Tensor) -> Tensor:
-        """What the sampler made -> images in [0, 1]; a latent pipeline decodes here."""
-        return to_unit(x)
-
-    def guided_sample(
-        self,
-        cond: Tensor,
-        null_cond: Tensor,
-        shape: tuple[int, ...],
-        guidance_scale,
-        steps,
-        seed,
-        return_trajectory,
-        **sample_options,
-    ):
-        """Guided sampling of len(cond) items of `shape` from noise seeded with `seed`."""
+        """One image (B, C, H, W) in [0, 1] on the CPU per label in `what`, guided with
+        guidance_scale (0 = ignore the label, 1 = plain conditional, > 1 = guided); the
+        options are DiffusionPipeline's."""
         diffusion.check_guidance_scale(guidance_scale)
         if guidance_scale is None:
             raise ValueError("pass a guidance_scale >= 0, e.g. 3.0 (1.0 = no guidance)")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        condition_options = {k: options.pop(k) for k in self.condition_options if k in options}
+        cond, null_cond = self.conditions(what, **condition_options)
         device = next(self.model.parameters()).device
-        sampler = sample_options.pop("sampler", "ddim")
-        out = diffusion.sample(
-            self.noise_predictor,
-            self.schedule,
-            (len(cond), *shape),
-            sampler=sampler,
-            steps=None if sampler == "ddpm" else steps,
+        return self.generate(
+            len(cond),
+            steps,
+            seed,
+            return_trajectory,
             cond=cond.to(device),
-            guidance_scale=float(guidance_scale),
             null_cond=null_cond.to(device),
-            generator=torch.Generator().manual_seed(seed),
-            device=device,
-            return_trajectory=return_trajectory,
-            **sample_options,
+            guidance_scale=float(guidance_scale),
+            **options,
         )
-        if not return_trajectory:
-            return self.to_pixels(out).clamp(0, 1).cpu()
-        trajectory = diffusion.Trajectory(
-            xs=self.to_pixels(out.xs.flatten(0, 1)).unflatten(0, out.xs.shape[:2]).cpu(),
-            x0s=self.to_pixels(out.x0s.flatten(0, 1)).unflatten(0, out.x0s.shape[:2]).cpu(),
-            timesteps=out.timesteps,
-        )
-        return trajectory.images.clamp(0, 1), trajectory
 
 
 class TextToImagePipeline(GuidedPipeline):
@@ -210,8 +180,14 @@ class TextToImagePipeline(GuidedPipeline):
 
     `model` is a `latent_diffusion.TextConditioned` (U-Net + frozen text encoder); `latents`
     (what the sampler made, in the VAE's scaled space) are decoded once, at the end; with
-    return_trajectory every step's latent is decoded too, and kept in `trajectory.latents`.
+    return_trajectory every step's latent is decoded too.
+
+    pipe(prompts, guidance_scale=3.0, steps=50, seed=0, unknown="warn"): one image
+    (B, 3, 32, 32) in [0, 1] on the CPU per prompt; "" is unconditional. Unknown words warn
+    (unknown="raise" makes them an error).
     """
+
+    condition_options = ("unknown",)
 
     def __init__(
         self,
@@ -230,6 +206,14 @@ class TextToImagePipeline(GuidedPipeline):
         latent = f"{c.channels}x{c.image_size}x{c.image_size}"
         return f"TextToImagePipeline({self.name!r}, latent {latent}, {self.schedule})"
 
+    def conditions(self, prompts, unknown: str = "warn") -> tuple[Tensor, Tensor]:
+        """Prompts -> (token ids, the empty prompt's token ids), each (B, context_length)."""
+        from course_lib.latent_diffusion import null_token_ids, prompt_token_ids
+
+        text_encoder = self.model.text_encoder
+        token_ids = prompt_token_ids(text_encoder, prompts, unknown=unknown)
+        return token_ids, null_token_ids(text_encoder, len(token_ids))
+
     @torch.no_grad()
     def to_pixels(self, latents: Tensor) -> Tensor:
         """Scaled latents (N, Z, h, w) -> images (N, C, H, W) in [0, 1], decoded in chunks."""
@@ -237,43 +221,9 @@ class TextToImagePipeline(GuidedPipeline):
         images = [self.vae.decode(chunk.to(device)).cpu() for chunk in latents.split(256)]
         return to_unit(torch.cat(images))
 
-    def __call__(
-        self,
-        prompts,
-        guidance_scale: float = 3.0,
-        steps: int | None = 50,
-        seed: int = 0,
-        return_trajectory: bool = False,
-        *,
-        sampler: str = "ddim",
-        eta: float = 0.0,
-        progress: bool = False,
-        callback=None,
-        unknown: str = "warn",
-    ):
-        """One image (B, 3, 32, 32) in [0, 1] on the CPU per prompt; "" is unconditional.
-
-        Unknown words warn (unknown="raise" makes them an error); see GuidedPipeline."""
-        from course_lib.latent_diffusion import null_token_ids, prompt_token_ids
-
-        text_encoder = self.model.text_encoder
-        token_ids = prompt_token_ids(text_encoder, prompts, unknown=unknown)
-        null_ids = null_token_ids(text_encoder, len(token_ids))
-        c = self.model.config
-        return self.guided_sample(
-            token_ids,
-            null_ids,
-            (c.channels, c.image_size, c.image_size),
-            guidance_scale,
-            steps,
-            seed,
-            return_trajectory,
-            sampler=sampler,
-            eta=eta,
-            progress=progress,
-            callback=callback,
-            x0_range=self.latent_range,  # predicted latents stay where training latents lie
-        )
+    def generate(self, *args, **options):
+        # Predicted latents are kept where training latents lie (|z| < latent_range).
+        return super().generate(*args, x0_range=self.latent_range, **options)
 
 
 def schedule_of(name: str) -> diffusion.NoiseSchedule:
