@@ -2,11 +2,11 @@ import warnings
 
 import numpy as np
 import pytest
+import tiny
 import torch
 
-from course_lib import caption_judge, data, diffusion, pipelines
-from course_lib.autoencoder import VAE, VAEConfig
-from course_lib.clip import TextEncoder, TextEncoderConfig, UnknownWordWarning
+from course_lib import caption_judge, data, diffusion
+from course_lib.clip import UnknownWordWarning
 from course_lib.latent_diffusion import (
     TextConditioned,
     activation_numbers,
@@ -19,26 +19,7 @@ from course_lib.unet import UNet, UNetConfig
 
 @pytest.fixture(scope="module")
 def pipe():
-    torch.manual_seed(0)
-    text = TextEncoder(TextEncoderConfig(dim=32, depth=1, heads=4, mlp_dim=64))
-    unet = UNet(
-        UNetConfig(
-            image_size=8,
-            channels=4,
-            widths=(16, 32),
-            blocks_per_level=1,
-            attention_levels=(1,),
-            cond_dim=32,
-            groups=8,
-            heads=4,
-        )
-    )
-    for p in unet.parameters():  # the U-Net starts at zero output; make it say something
-        torch.nn.init.normal_(p, std=0.05)
-    denoiser = TextConditioned(unet, text)
-    return pipelines.TextToImagePipeline(
-        denoiser, VAE(VAEConfig(width=16)), diffusion.NoiseSchedule.cosine(1000), name="tiny"
-    )
+    return tiny.text_to_image()
 
 
 def test_prompt_ids_empty_prompt_is_the_null_condition(pipe):

@@ -1,12 +1,9 @@
 import numpy as np
 import pytest
+import tiny
 import torch
 
-from course_lib import diffusion, pipelines
-from course_lib.autoencoder import VAE, VAEConfig
-from course_lib.clip import TextEncoder, TextEncoderConfig
 from course_lib.latent_diffusion import TextConditioned
-from course_lib.unet import UNet, UNetConfig
 from widgets import LatentExplorer, frames
 from widgets.denoising_scrubber import trajectory_frame
 from widgets.latent_explorer import (
@@ -50,26 +47,7 @@ class TowardsPrompt(TextConditioned):
 
 @pytest.fixture(scope="module")
 def pipe():
-    torch.manual_seed(0)
-    text = TextEncoder(TextEncoderConfig(dim=32, depth=1, heads=4, mlp_dim=64))
-    unet = UNet(
-        UNetConfig(
-            image_size=8,
-            channels=4,
-            widths=(16, 32),
-            blocks_per_level=1,
-            attention_levels=(1,),
-            cond_dim=32,
-            groups=8,
-            heads=4,
-        )
-    )
-    for p in unet.parameters():  # the U-Net starts at zero output; make it say something
-        torch.nn.init.normal_(p, std=0.05)
-    vae = VAE(VAEConfig(width=16))
-    schedule = diffusion.NoiseSchedule.cosine(1000)
-    denoiser = TowardsPrompt(unet, text, schedule)
-    return pipelines.TextToImagePipeline(denoiser, vae, schedule, name="tiny")
+    return tiny.text_to_image(TowardsPrompt)
 
 
 @pytest.fixture(scope="module")
