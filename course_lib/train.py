@@ -7,6 +7,7 @@ does the plumbing around it (optimizer step, EMA, budget, Ctrl-C).
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -110,3 +111,75 @@ def fit(
         result.seconds = time.perf_counter() - start
     model.eval()
     return result
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, steps: int, warmup: int = 100, floor: float = 0.1
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over `warmup` steps, then a cosine from the peak down to `floor` x peak."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def adamw_one_cycle(params, lr: float, steps: int, weight_decay: float = 0.0):
+    """AdamW and a one-cycle learning rate peaking at `lr` over `steps`: the classifiers' and
+    the VAE's recipe. `params`: parameters, or groups with their own weight_decay."""
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(steps, 1))
+    return optimizer, scheduler
+
+
+class _EMAOfPart:
+    """Lets `fit` train a whole model while an EMA follows one part of it."""
+
+    def __init__(self, ema: EMA, part: Callable[[nn.Module], nn.Module]):
+        self.ema, self.part = ema, part
+
+    def update(self, model: nn.Module) -> None:
+        self.ema.update(self.part(model))
+
+
+def fit_with_ema(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, tuple], Tensor],
+    batches: Iterator[tuple],
+    *,
+    steps: int,
+    lr: float,
+    ema_decay: float,
+    part: Callable[[nn.Module], nn.Module] | None = None,
+    schedule_steps: int | None = None,
+    warmup: int = 100,
+    seconds: float | None = None,
+    desc: str = "training",
+    progress: bool = True,
+) -> tuple[TrainResult, EMA]:
+    """The denoisers' recipe: AdamW (no weight decay), warm-up then cosine learning rate laid
+    out over `schedule_steps` (default `steps`), and an EMA of the weights; `fit` does the rest.
+
+    part(model) -> the module to optimize and average (default: all of `model`; the latent
+    denoiser trains its U-Net and leaves the frozen text encoder alone).
+    Returns (history, ema); `ema.model` is the averaged copy of the part.
+    """
+    trained = model if part is None else part(model)
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=lr, weight_decay=0.0)
+    ema = EMA(trained, decay=ema_decay)
+    result = fit(
+        model,
+        loss_fn,
+        batches,
+        optimizer=optimizer,
+        scheduler=warmup_cosine(optimizer, schedule_steps or steps, warmup=warmup),
+        steps=steps,
+        seconds=seconds,
+        ema=ema if part is None else _EMAOfPart(ema, part),
+        desc=desc,
+        progress=progress,
+    )
+    return result, ema

@@ -1,3 +1,6 @@
+import math
+
+import pytest
 import torch
 
 from course_lib import train
@@ -66,3 +69,41 @@ def test_budget_is_required():
 
     with pytest.raises(ValueError, match="budget"):
         train.fit(torch.nn.Linear(1, 1), None, iter([]), optimizer=None)
+
+
+def test_warmup_cosine_rises_linearly_then_falls_to_the_floor():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = train.warmup_cosine(optimizer, steps=110, warmup=10, floor=0.1)
+    rates = []
+    for _ in range(110):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[:10] == pytest.approx([(i + 1) / 10 for i in range(10)])
+    assert rates[10] == pytest.approx(1.0)
+    midway = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5))  # half-way down the cosine
+    assert rates[60] == pytest.approx(midway)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)  # after the last step
+
+
+def test_fit_with_ema_trains_and_averages_only_the_part():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 1))
+    frozen = [p.detach().clone() for p in model[1].parameters()]
+    x, y = torch.randn(64, 3), torch.randn(64, 1)
+    result, ema = train.fit_with_ema(
+        model,
+        lambda m, batch: ((m(batch[0]) - batch[1]) ** 2).mean(),
+        iter(lambda: (x, y), None),
+        steps=20,
+        lr=1e-2,
+        ema_decay=0.5,
+        part=lambda m: m[0],
+        warmup=1,
+        progress=False,
+    )
+    assert result.steps == 20
+    assert all(torch.equal(a, b) for a, b in zip(frozen, model[1].parameters(), strict=True))
+    assert isinstance(ema.model, torch.nn.Linear)  # the average of the part alone
+    assert not torch.equal(ema.model.weight, model[0].weight)  # lags behind ...
+    assert torch.allclose(ema.model.weight, model[0].weight, atol=0.05)  # ... but follows

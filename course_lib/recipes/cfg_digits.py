@@ -21,8 +21,8 @@ from course_lib.recipes.ddpm_digits import (
     EMA_DECAY,
     LR,
     MIN_SNR_GAMMA,
+    WARMUP,
     make_schedule,
-    warmup_cosine,
 )
 from course_lib.unet import UNet, UNetConfig
 
@@ -84,8 +84,6 @@ def train_conditional(
     generator = config.seed_everything(seed)
     images, labels = data.mnist_tensors("train", size=model.config.image_size)
     model.to(memory_format=torch.channels_last)  # 15-20% faster convolutions on CPU
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    ema = train.EMA(model, decay=ema_decay)
 
     def loss_fn(m, batch):
         x0, y = batch
@@ -99,19 +97,18 @@ def train_conditional(
             min_snr_gamma=min_snr_gamma,
         )
 
-    result = train.fit(
+    return train.fit_with_ema(
         model,
         loss_fn,
         data.batches(images, labels, batch_size=batch_size, generator=generator),
-        optimizer=optimizer,
-        scheduler=warmup_cosine(optimizer, steps),
         steps=steps,
+        lr=lr,
+        ema_decay=ema_decay,
+        warmup=WARMUP,
         seconds=seconds,
-        ema=ema,
         desc=NAME,
         progress=progress,
     )
-    return result, ema
 
 
 def mean_pairwise_distance(images: Tensor) -> float:

@@ -45,10 +45,8 @@ def train_clip(
     images = images.to(token_ids.device)
     decay = [p for p in model.parameters() if p.ndim >= 2]
     rest = [p for p in model.parameters() if p.ndim < 2]  # biases, norms, the logit scale
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}], lr=LR
-    )
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=max(steps, 1))
+    groups = [{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}]
+    optimizer, schedule = train.adamw_one_cycle(groups, LR, steps)
     return train.fit(
         model,
         loss_fn or (lambda m, batch: contrastive_loss(m, batch, generator)),

@@ -6,7 +6,6 @@ T = 1000, EMA weights. Quality is judged by the separately trained `vit-digits` 
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -35,18 +34,6 @@ def make_schedule(kind: str = "cosine", T: int = 1000) -> diffusion.NoiseSchedul
     return getattr(diffusion.NoiseSchedule, kind)(T)
 
 
-def warmup_cosine(optimizer, steps: int, warmup: int = WARMUP, floor: float = 0.1):
-    """Linear warm-up over `warmup` steps, then a cosine from the peak down to `floor` x peak."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, steps - warmup))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 def train_denoiser(
     model: UNet,
     schedule: diffusion.NoiseSchedule,
@@ -68,8 +55,6 @@ def train_denoiser(
     generator = config.seed_everything(seed)
     images, _ = data.mnist_tensors("train", size=model.config.image_size)
     model.to(memory_format=torch.channels_last)  # 15-20% faster convolutions on CPU
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    ema = train.EMA(model, decay=ema_decay)
 
     def loss_fn(m, batch):
         (x0,) = batch
@@ -78,19 +63,19 @@ def train_denoiser(
             m, schedule, x0, generator=generator, min_snr_gamma=min_snr_gamma
         )
 
-    result = train.fit(
+    return train.fit_with_ema(
         model,
         loss_fn,
         data.batches(images, batch_size=batch_size, generator=generator),
-        optimizer=optimizer,
-        scheduler=warmup_cosine(optimizer, schedule_steps or steps),
         steps=steps,
+        lr=lr,
+        ema_decay=ema_decay,
+        schedule_steps=schedule_steps,
+        warmup=WARMUP,
         seconds=seconds,
-        ema=ema,
         desc=NAME,
         progress=progress,
     )
-    return result, ema
 
 
 def build(seed: int = 0):

@@ -15,7 +15,7 @@ import torch
 from course_lib import caption_judge, checkpoints, clip, config, data, diffusion, train
 from course_lib.latent_diffusion import TextConditioned, activation_numbers, null_token_ids
 from course_lib.recipes import Row
-from course_lib.recipes.ddpm_digits import warmup_cosine
+from course_lib.recipes.ddpm_digits import WARMUP
 from course_lib.unet import UNet, UNetConfig
 
 NAME = "ldm-digits"
@@ -73,8 +73,6 @@ def train_ldm(
     means, _ = training_latents(vae, images)  # (N, Z, h, w)
     token_ids = denoiser.text_encoder.tokenize(captions)  # (N, L)
     null_ids = null_token_ids(denoiser.text_encoder, BATCH_SIZE)
-    optimizer = torch.optim.AdamW(denoiser.unet.parameters(), lr=LR, weight_decay=0.0)
-    ema = train.EMA(denoiser.unet, decay=EMA_DECAY)
 
     def loss_fn(model, batch):
         z0, ids = batch  # the posterior means: see `training_latents`
@@ -83,29 +81,19 @@ def train_ldm(
             model, schedule, z0, cond=ids, generator=generator, min_snr_gamma=MIN_SNR_GAMMA
         )
 
-    result = train.fit(
+    return train.fit_with_ema(
         denoiser,
         loss_fn,
         data.batches(means, token_ids, batch_size=BATCH_SIZE, generator=generator),
-        optimizer=optimizer,
-        scheduler=warmup_cosine(optimizer, steps),
         steps=steps,
+        lr=LR,
+        ema_decay=EMA_DECAY,
+        part=lambda model: model.unet,  # the text encoder stays frozen
+        warmup=WARMUP,
         seconds=seconds,
-        ema=_UNetEMA(ema),
         desc=NAME,
         progress=progress,
     )
-    return result, ema
-
-
-class _UNetEMA:
-    """Lets `train.fit` update an EMA of the U-Net alone while it trains the wrapper."""
-
-    def __init__(self, ema: train.EMA):
-        self.ema = ema
-
-    def update(self, model: TextConditioned) -> None:
-        self.ema.update(model.unet)
 
 
 def build(seed: int = 0):

@@ -30,8 +30,7 @@ def train_vae(
     generator = config.seed_everything(seed)
     if images is None:
         images, _, _ = data.captioned_digits("train")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=max(steps, 1))
+    optimizer, schedule = train.adamw_one_cycle(model.parameters(), LR, steps, weight_decay=0.0)
     return train.fit(
         model,
         lambda m, batch: autoencoder.vae_loss(m, batch[0], generator)["loss"],

@@ -28,8 +28,7 @@ def train_vit(model: ViT, steps: int, seed: int = 0, progress: bool = True) -> t
     """AdamW with a one-cycle learning rate on the training digits, `steps` batches of 128."""
     generator = config.seed_everything(seed)
     images, labels = data.mnist_tensors("train")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.05)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=max(steps, 1))
+    optimizer, schedule = train.adamw_one_cycle(model.parameters(), LR, steps, weight_decay=0.05)
     return train.fit(
         model,
         lambda m, batch: classification_loss(m, batch, generator),
