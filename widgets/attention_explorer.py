@@ -60,10 +60,7 @@ def heat_frame(
         size = patch * scale
         top, left = row * size, col * size
     thick = max(2, scale // 3)
-    out[top : top + thick, left : left + size] = QUERY
-    out[top + size - thick : top + size, left : left + size] = QUERY
-    out[top : top + size, left : left + thick] = QUERY
-    out[top : top + size, left + size - thick : left + size] = QUERY
+    frames.outline(out, top, left, size, thick, QUERY)
     return out
 
 
@@ -134,9 +131,7 @@ class AttentionExplorer(ipw.VBox):
         }
         self._tensors: dict[str, tuple[torch.Tensor, np.ndarray]] = {}
         self._cache: dict[tuple, bytes] = {}
-        redraw = frames.shows_errors(self.status)(self._redraw)
-        for control in self.controls.values():
-            control.observe(redraw, "value")
+        frames.on_change(self.status, self._redraw, *self.controls.values())
         self._redraw()
         rows = [
             ipw.HBox([self.controls["image"], self.controls["layer"], self.controls["head"]]),

@@ -82,13 +82,10 @@ class DenoisingScrubber(ipw.VBox):
                 options=sorted({10, 20, 50, steps}), value=steps, description="steps"
             ),
         }
-        redraw = frames.shows_errors(self.status)(self._redraw)
-        resample = frames.shows_errors(self.status)(self._resample)
-        self.controls["step"].observe(redraw, "value")
-        for name in ("seed", "sampler", "steps"):
-            self.controls[name].observe(resample, "value")
-        self._resample()
         c = self.controls
+        frames.on_change(self.status, self._redraw, c["step"])
+        frames.on_change(self.status, self._resample, c["seed"], c["sampler"], c["steps"])
+        self._resample()
         super().__init__(
             [
                 ipw.HBox([c["play"], c["step"]]),

@@ -36,6 +36,14 @@ def upscale(pixels: np.ndarray, factor: int) -> np.ndarray:
     return pixels.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
+def outline(pixels: np.ndarray, top: int, left: int, size: int, thick: int, color) -> None:
+    """Draw a square frame of `thick` pixels in `color` around a size x size box, in place."""
+    pixels[top : top + thick, left : left + size] = color
+    pixels[top + size - thick : top + size, left : left + size] = color
+    pixels[top : top + size, left : left + thick] = color
+    pixels[top : top + size, left + size - thick : left + size] = color
+
+
 def encode(pixels: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
     """uint8 pixels -> PNG bytes (maps, clean images) or JPEG bytes (noisy frames)."""
     buffer = io.BytesIO()
@@ -85,6 +93,13 @@ def shows_errors(status: ipw.HTML):
         return wrapped
 
     return decorate
+
+
+def on_change(status: ipw.HTML, callback, *controls) -> None:
+    """Call `callback` whenever any of `controls` changes value; errors go to `status`."""
+    wrapped = shows_errors(status)(callback)
+    for control in controls:
+        control.observe(wrapped, "value")
 
 
 def set_error(status: ipw.HTML, message: str) -> None:

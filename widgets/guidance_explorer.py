@@ -95,12 +95,9 @@ class GuidanceExplorer(ipw.VBox):
             "play": play,
             "seed": ipw.Dropdown(options=list(seeds), description="seed"),
         }
-        redraw = frames.shows_errors(self.status)(self._redraw)
-        self.controls["guidance"].observe(redraw, "value")
-        self.controls["digit"].observe(redraw, "value")
-        self.controls["seed"].observe(redraw, "value")
-        self._redraw()
         c = self.controls
+        frames.on_change(self.status, self._redraw, c["guidance"], c["digit"], c["seed"])
+        self._redraw()
         super().__init__(
             [
                 ipw.HBox([c["digit"], c["seed"]]),

@@ -232,10 +232,9 @@ class LatentExplorer(ipw.VBox):
             "play": play,
         }
         c = self.controls
-        redraw = frames.shows_errors(self.status)(self._redraw)
-        for name in ("view", "image", "image_b", "t", "prompt", "guidance", "seed", "step"):
-            c[name].observe(redraw, "value")
-        c["generate"].on_click(redraw)
+        names = ("view", "image", "image_b", "t", "prompt", "guidance", "seed", "step")
+        frames.on_change(self.status, self._redraw, *(c[name] for name in names))
+        c["generate"].on_click(frames.shows_errors(self.status)(self._redraw))
         generate_rows = ipw.VBox(
             [
                 ipw.HBox([c["prompt"], c["generate"]]),

@@ -104,11 +104,9 @@ class NoisingScrubber(ipw.VBox):
             "schedule": ipw.ToggleButtons(options=list(SCHEDULES), description="schedule"),
             "image": ipw.Dropdown(options=list(images), description="image"),
         }
-        redraw = frames.shows_errors(self.status)(self._redraw)
-        for name in ("t", "schedule", "image"):
-            self.controls[name].observe(redraw, "value")
-        self._redraw()
         c = self.controls
+        frames.on_change(self.status, self._redraw, c["t"], c["schedule"], c["image"])
+        self._redraw()
         super().__init__(
             [
                 ipw.HBox([c["play"], c["t"]]),

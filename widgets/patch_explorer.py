@@ -43,10 +43,7 @@ def grid_frame(image: torch.Tensor, patch_size: int, index: int, scale: int) -> 
     row, col = divmod(index, per_row)
     top, left = row * step, col * step
     thick = max(2, scale // 2)
-    out[top : top + thick, left : left + step] = PICK
-    out[top + step - thick : top + step, left : left + step] = PICK
-    out[top : top + step, left : left + thick] = PICK
-    out[top : top + step, left + step - thick : left + step] = PICK
+    frames.outline(out, top, left, step, thick, PICK)
     return out
 
 
@@ -142,14 +139,10 @@ class PatchExplorer(ipw.VBox):
             "patch": ipw.IntSlider(min=0, max=0, description="patch", continuous_update=True),
         }
         self._cache: dict[tuple, bytes] = {}
-        redraw = frames.shows_errors(self.status)(self._redraw)
-        self.controls["image"].observe(
-            frames.shows_errors(self.status)(self._image_changed), "value"
-        )
-        self.controls["patch_size"].observe(
-            frames.shows_errors(self.status)(self._size_changed), "value"
-        )
-        self.controls["patch"].observe(redraw, "value")
+        c = self.controls
+        frames.on_change(self.status, self._image_changed, c["image"])
+        frames.on_change(self.status, self._size_changed, c["patch_size"])
+        frames.on_change(self.status, self._redraw, c["patch"])
         self._size_changed()
         super().__init__([ipw.HBox(list(self.controls.values())), self.frame, self.status])
 

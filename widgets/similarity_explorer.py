@@ -173,9 +173,7 @@ class SimilarityExplorer(ipw.VBox):
             ),
             "image": ipw.IntSlider(value=0, min=0, max=len(images) - 1, description="test image"),
         }
-        redraw = frames.shows_errors(self.status)(self._redraw)
-        for control in self.controls.values():
-            control.observe(redraw, "value")
+        frames.on_change(self.status, self._redraw, *self.controls.values())
         self._redraw()
         super().__init__([ipw.HBox(list(self.controls.values())), self.frame, self.status])
 
