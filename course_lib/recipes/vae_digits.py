@@ -25,8 +25,12 @@ def train_vae(
     images: torch.Tensor | None = None,
     seconds: float | None = None,
     progress: bool = True,
+    batch_size: int = BATCH_SIZE,
 ) -> train.TrainResult:
-    """AdamW with a one-cycle learning rate on the captioned training digits."""
+    """AdamW with a one-cycle learning rate on the captioned training digits.
+
+    The learning rate only comes down at the end of `steps`: a `seconds` cap that stops the
+    run half-way leaves it at its peak, and the reconstructions blurred."""
     generator = config.seed_everything(seed)
     if images is None:
         images, _, _ = data.captioned_digits("train")
@@ -34,7 +38,7 @@ def train_vae(
     return train.fit(
         model,
         lambda m, batch: autoencoder.vae_loss(m, batch[0], generator)["loss"],
-        data.batches(images, batch_size=BATCH_SIZE, generator=generator),
+        data.batches(images, batch_size=batch_size, generator=generator),
         optimizer=optimizer,
         scheduler=schedule,
         steps=steps,
