@@ -154,6 +154,8 @@ def test_bad_input_is_shown_not_raised(pipe, test_images):
         LatentExplorer(pipe, images, captions[:2])
     with pytest.raises(ValueError, match="view must be"):
         LatentExplorer(pipe, images, captions, view="pixels")
+    with pytest.raises(ValueError, match="image_b must be an index from 0 to 3"):
+        LatentExplorer(pipe, images, captions, image_b=4)  # a slider would clip it silently
 
 
 def test_static_shows_the_three_views(pipe, test_images):

@@ -130,7 +130,7 @@ def guidance_explorer() -> list[Row]:
     from widgets import GuidanceExplorer
 
     start = time.perf_counter()
-    explorer = GuidanceExplorer.demo()  # digit 3, seed 0: 8 samples x 7 scales, DDIM-50
+    explorer = GuidanceExplorer.demo()  # digit 3, seed 0: 8 samples x 7 scales, DDIM-20
     first = 1000 * (time.perf_counter() - start)
     rows = [Row("GuidanceExplorer", "demo(): sample and encode the whole sweep", first, unit="ms")]
     labels = explorer.controls["guidance"].options

@@ -192,6 +192,14 @@ class LatentExplorer(ipw.VBox):
             raise ValueError(f"pass one caption per image: {len(images)} images, {len(captions)}")
         if not seeds:
             raise ValueError("pass at least one seed, e.g. seeds=(0, 1, 2)")
+        for name, index in (("image", image), ("image_b", image_b)):
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, int)
+                or not 0 <= index < len(images)
+            ):
+                last = len(images) - 1
+                raise ValueError(f"{name} must be an index from 0 to {last}, got {index!r}")
         if view not in VIEWS:
             raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
         if not isinstance(images_per_prompt, int) or not 1 <= images_per_prompt <= 8:
@@ -209,15 +217,17 @@ class LatentExplorer(ipw.VBox):
         self.status = frames.new_status()
         self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
 
-        pick = [(f"{i}: {c}", i) for i, c in enumerate(self.captions)]
         scales = sorted({*SWEEP, float(guidance_scale)})
         step = ipw.IntSlider(min=0, max=steps, value=steps, description="step")
         play = ipw.Play(min=0, max=steps, step=1, interval=100, description="play")
         ipw.jslink((play, "value"), (step, "value"))
         self.controls = {
             "view": ipw.ToggleButtons(options=list(VIEWS), value=view, description="view"),
-            "image": ipw.Dropdown(options=pick, value=image, description="image"),
-            "image_b": ipw.Dropdown(options=pick, value=image_b, description="image B"),
+            # sliders over the test images (the caption is in the line under the frame)
+            "image": ipw.IntSlider(min=0, max=len(images) - 1, value=image, description="image"),
+            "image_b": ipw.IntSlider(
+                min=0, max=len(images) - 1, value=image_b, description="image B"
+            ),
             "t": ipw.FloatSlider(min=0.0, max=1.0, step=0.05, value=0.5, description="t"),
             "prompt": ipw.Text(value=prompt, description="prompt", continuous_update=False),
             "generate": ipw.Button(description="Generate"),

@@ -6,7 +6,9 @@ new notebooks and widgets are covered without editing this file. For each widget
 image (`img.widget-image`): a screenshot in `artifacts/browser/`, then for each slider 30
 arrow-key presses on its handle, each of which must change the readout and the image; the
 median time from key press to the new image loaded is kept (see conftest). Widgets without
-a slider get the same check through their first dropdown. Then the kernel must still answer.
+a slider get the same check through their first dropdown. A widget with toggle buttons (views,
+modes) has each clicked; sliders that a view reveals get the same check (a view with a
+Play-linked scrubber: only the scrubber). Then the kernel must still answer.
 COURSE_BROWSER_NOTEBOOKS=01,04 limits the run to those notebooks (default: all).
 """
 
@@ -29,6 +31,7 @@ MOVES = 30
 RUN_TIMEOUT_MS = 15 * 60 * 1000
 WIDGET_OUTPUT = ".jp-OutputArea-output:has(.jupyter-widgets)"
 IMAGE_WIDGET = ".jp-OutputArea-output:has(img.widget-image)"
+TOGGLE = ".widget-toggle-buttons button"  # view and mode buttons
 BROKEN = ("Error displaying widget", "Error rendering", "Failed to load model class")
 ERROR_LINE = re.compile(r"\b\w*(Error|Exception)\b: ")
 
@@ -123,6 +126,7 @@ def move_by_keyboard(page, output, control, readout, key_for, snapshot: Path) ->
                 LOADED_SINCE_PRESS, arg=[output.element_handle(), before_src], timeout=15000
             )
         except PlaywrightTimeout:
+            output.screenshot(path=snapshot.with_name(snapshot.stem + "-stuck.png"))
             pytest.fail(f"move {move} ({key}): no new image loaded within 15 s")
         probe = output.evaluate("(root) => root.__probe")
         times.append(probe["loads"][0] - probe["pressed"])
@@ -130,6 +134,47 @@ def move_by_keyboard(page, output, control, readout, key_for, snapshot: Path) ->
         if move == 4:
             output.screenshot(path=snapshot)
     return times
+
+
+def visible_sliders(output, tested: set[str]) -> list[tuple]:
+    """(label, handle, readout, key_for) of each slider on show not yet in `tested`; where a
+    slider sits beside a Play button (a scrubber), only those: the others resample."""
+    sliders = output.locator(".widget-slider:has(.noUi-handle)")
+    found = []
+    for s in range(sliders.count()):
+        slider = sliders.nth(s)
+        if not slider.is_visible():  # a control of another view of the widget
+            continue
+        label = slider.locator(".widget-label").first.inner_text().strip()
+        if label in tested:
+            continue
+        beside_play = slider.evaluate(
+            "(e) => !!e.parentElement.querySelector(':scope > .widget-play')"
+        )
+        handle = slider.locator(".noUi-handle").first
+        readout = slider.locator(".widget-readout").first.inner_text
+        found.append((beside_play, (f"slider '{label}'", handle, readout, slider_key(handle))))
+    scrubbers = [control for beside_play, control in found if beside_play]
+    chosen = scrubbers or [control for _, control in found]
+    tested.update(label.split("'")[1] for label, *_ in chosen)
+    return chosen
+
+
+def show_view(page, output, button, name: str, label: str) -> None:
+    """Click a view's toggle button and wait for the widget to draw the new view."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    before = output.evaluate(IMAGES_SRC)
+    button.click()
+    try:
+        page.wait_for_function(
+            "([root, before]) => [...root.querySelectorAll('img.widget-image')]"
+            ".map(i => i.src).join(' ') !== before",
+            arg=[output.element_handle(), before],
+            timeout=120000,  # a view that samples on first show draws after its progress bar
+        )
+    except PlaywrightTimeout:
+        pytest.fail(f"{name}: {label} drew no new image within 120 s")
 
 
 def slider_key(handle):
@@ -202,37 +247,30 @@ def test_notebook_runs_and_its_widgets_answer_the_keyboard(
             output.screenshot(path=ARTIFACTS / f"{path.stem}-widget{k + 1}.png")
             output.evaluate(PROBE)
 
-            sliders = output.locator(".widget-slider:has(.noUi-handle)")
-            controls = []
-            for s in range(sliders.count()):
-                slider = sliders.nth(s)
-                if not slider.is_visible():  # a control of another view of the widget
-                    continue
-                handle = slider.locator(".noUi-handle").first
-                readout = slider.locator(".widget-readout").first
-                label = slider.locator(".widget-label").first.inner_text().strip()
-                controls.append(
-                    (f"slider '{label}'", handle, readout.inner_text, slider_key(handle))
-                )
-            if not controls:  # no slider: the first dropdown is the main control
+            # The main controls of the view on show: its sliders; with no slider, its first
+            # dropdown. Then each other view (a toggle button) and the sliders it reveals.
+            tested: set[str] = set()
+            controls = visible_sliders(output, tested)
+            if not controls:
                 select = output.locator(".widget-dropdown select").first
                 assert select.count(), f"{name}: no slider or dropdown to move"
                 value = lambda select=select: select.input_value()  # noqa: E731
                 controls.append(("dropdown", select, value, dropdown_key(select)))
+            for view in range(output.locator(TOGGLE).count()):
+                button = output.locator(TOGGLE).nth(view)
+                if "mod-active" in (button.get_attribute("class") or ""):
+                    continue
+                controls.append((f"view '{button.inner_text().strip()}'", button, None, None))
 
             for c, (label, control, readout, key_for) in enumerate(controls):
+                if key_for is None:  # a view button: show that view, then move its sliders
+                    show_view(page, output, control, name, label)
+                    controls[c + 1 : c + 1] = visible_sliders(output, tested)  # next in line
+                    continue
                 if control.evaluate("(e) => e.hasAttribute('disabled')"):
                     continue
                 snapshot = ARTIFACTS / f"{path.stem}-widget{k + 1}-control{c + 1}-moved.png"
-                try:
-                    times = move_by_keyboard(page, output, control, readout, key_for, snapshot)
-                except pytest.fail.Exception as failure:
-                    if label != "dropdown":
-                        raise
-                    # Known gap (open in issue 8): a widget whose current view has no slider
-                    # (LatentExplorer) is driven through a <select>, which does not answer
-                    # ArrowDown here. Reported as xfail, never passed silently.
-                    pytest.xfail(f"{name}: its dropdown did not answer the keyboard: {failure}")
+                times = move_by_keyboard(page, output, control, readout, key_for, snapshot)
                 latencies.append(
                     {
                         "notebook": path.name,
