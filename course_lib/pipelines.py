@@ -60,7 +60,7 @@ class DiffusionPipeline:
         `Trajectory` (every x_t and predicted x_0, mapped to [0, 1] the same way).
 
         Options: sampler="ddim" with `steps` and eta=0.0, or sampler="ddpm" (all T steps,
-        steps=None); progress=True for a progress bar; callback(i, t, x_t, x0_hat) per step.
+        steps=None); progress=True for a progress bar; callback(i, n) after step i of n.
         """
         if isinstance(what, bool) or not isinstance(what, int) or what < 1:
             raise ValueError(
