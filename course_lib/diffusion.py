@@ -88,6 +88,22 @@ class NoiseSchedule:
         betas = (1 - f[1:] / f[:-1]).clamp(max=max_beta)  # (T,)
         return cls(betas, name="cosine")
 
+    @classmethod
+    def from_spec(cls, spec: dict) -> NoiseSchedule:
+        """The schedule a checkpoint records, e.g. {"kind": "cosine", "T": 1000} (the other
+        keys are that kind's arguments): NoiseSchedule.from_spec(checkpoints.metadata(name)
+        ["schedule"]) rebuilds the schedule the model was trained with."""
+        if not isinstance(spec, dict) or "kind" not in spec:
+            raise ValueError(
+                f"a schedule spec is a dict with a 'kind' ('linear' or 'cosine') and its "
+                f"arguments, e.g. {{'kind': 'cosine', 'T': 1000}}; got {spec!r}"
+            )
+        builders = {"linear": cls.linear, "cosine": cls.cosine}
+        options = {k: v for k, v in spec.items() if k != "kind"}
+        if spec["kind"] not in builders:
+            raise ValueError(f"unknown schedule kind {spec['kind']!r}; pass 'linear' or 'cosine'")
+        return builders[spec["kind"]](**options)
+
     @property
     def T(self) -> int:
         return len(self.betas)
@@ -275,6 +291,33 @@ def cfg(eps_uncond: Tensor, eps_cond: Tensor, scale: float) -> Tensor:
     """
     _check_same_shape(eps_uncond=eps_uncond, eps_cond=eps_cond)
     return eps_uncond + scale * (eps_cond - eps_uncond)
+
+
+# The guidance scales w that notebooks, widgets and the benchmark sweep.
+GUIDANCE_SCALES = (0.0, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
+
+
+def drop_condition(
+    cond: Tensor, p: float, null: Tensor | int, generator: torch.Generator | None = None
+) -> Tensor:
+    """Condition dropout, the training half of classifier-free guidance: each row of `cond`
+    (B, ...) becomes `null` with probability p, so one network learns both the conditional
+    and the unconditional guess (Ho & Salimans 2022, Algorithm 1, p_uncond).
+
+    null: the "no condition" value, a scalar (e.g. the "no label" index) or a tensor that
+    broadcasts against one row or the whole batch (e.g. the empty prompt's token ids).
+    One uniform draw per row from `generator`, on the CPU.
+    """
+    if not isinstance(cond, Tensor) or cond.ndim == 0:
+        raise TypeError("cond must be a tensor with one row per example, (B, ...)")
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"condition dropout p must be a number in [0, 1] (e.g. 0.15), got {p!r}")
+    drop = torch.rand(len(cond), generator=generator) < p  # (B,) bool
+    drop = drop.to(cond.device).reshape(-1, *([1] * (cond.ndim - 1)))  # (B, 1, ...)
+    null = torch.as_tensor(null, dtype=cond.dtype, device=cond.device)
+    if null.ndim == cond.ndim:
+        null = null[: len(cond)]  # a batch of null rows, at least B of them
+    return torch.where(drop, null, cond)
 
 
 def check_guidance_scale(guidance_scale) -> None:

@@ -253,3 +253,14 @@ def test_loss_is_the_simple_mse_and_min_snr_only_lowers_it(cosine):
     noise = torch.randn(x0.shape, generator=g)
     torch.testing.assert_close(simple, (noise**2).mean())
     assert weighted <= simple
+
+
+def test_schedule_from_spec_rebuilds_each_kind_with_its_arguments():
+    cosine = NoiseSchedule.from_spec({"kind": "cosine", "T": 50})
+    assert torch.equal(cosine.betas, NoiseSchedule.cosine(50).betas)
+    linear = NoiseSchedule.from_spec({"kind": "linear", "T": 20, "beta_end": 0.04})
+    assert torch.equal(linear.betas, NoiseSchedule.linear(20, beta_end=0.04).betas)
+    with pytest.raises(ValueError, match="'linear' or 'cosine'"):
+        NoiseSchedule.from_spec({"kind": "sigmoid", "T": 10})
+    with pytest.raises(ValueError, match="'kind'"):
+        NoiseSchedule.from_spec("cosine")

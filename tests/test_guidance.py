@@ -94,14 +94,14 @@ def test_condition_dropout_rate_is_the_configured_one():
     assert 0.10 <= cfg_digits.COND_DROPOUT <= 0.20
     labels = torch.randint(0, 10, (20_000,), generator=torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(1)
-    dropped = cfg_digits.drop_labels(labels, cfg_digits.COND_DROPOUT, NULL, g)
+    dropped = diffusion.drop_condition(labels, cfg_digits.COND_DROPOUT, NULL, g)
     nulls = dropped == NULL
     assert abs(nulls.float().mean().item() - cfg_digits.COND_DROPOUT) < 0.01
     assert torch.equal(dropped[~nulls], labels[~nulls])  # the rest are kept as they were
-    assert torch.equal(cfg_digits.drop_labels(labels, 0.0, NULL), labels)
-    assert bool((cfg_digits.drop_labels(labels, 1.0, NULL) == NULL).all())
-    with pytest.raises(ValueError, match="dropout rate"):
-        cfg_digits.drop_labels(labels, 1.5, NULL)
+    assert torch.equal(diffusion.drop_condition(labels, 0.0, NULL), labels)
+    assert bool((diffusion.drop_condition(labels, 1.0, NULL) == NULL).all())
+    with pytest.raises(ValueError, match="dropout p"):
+        diffusion.drop_condition(labels, 1.5, NULL)
 
 
 def test_training_loss_drops_labels_at_the_recipe_rate():

@@ -13,7 +13,6 @@ from course_lib.latent_diffusion import (
     null_token_ids,
     prompt_token_ids,
 )
-from course_lib.recipes.ldm_digits import drop_prompts
 from course_lib.unet import UNet, UNetConfig
 
 
@@ -99,7 +98,7 @@ def test_guidance_one_equals_the_plain_conditional_sampler(pipe):
 def test_prompt_dropout_rate():
     ids = torch.arange(12).repeat(20000, 1)
     null = torch.zeros(20000, 12, dtype=torch.long)
-    dropped = drop_prompts(ids, null, 0.15, torch.Generator().manual_seed(0))
+    dropped = diffusion.drop_condition(ids, 0.15, null, torch.Generator().manual_seed(0))
     rate = (dropped == 0).all(dim=1).float().mean().item()
     assert rate == pytest.approx(0.15, abs=0.01)
 

@@ -12,13 +12,18 @@ import ipywidgets as ipw
 import numpy as np
 import torch
 
+from course_lib import diffusion
 from widgets import frames
-
-SWEEP = (0.0, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
 
 
 def guidance_grids(
-    pipe, digit: int, seed: int, scales=SWEEP, images: int = 8, steps: int = 50, callback=None
+    pipe,
+    digit: int,
+    seed: int,
+    scales=diffusion.GUIDANCE_SCALES,
+    images: int = 8,
+    steps: int = 50,
+    callback=None,
 ) -> torch.Tensor:
     """Samples of `digit` at every scale, same seed so same x_T: (S, N, C, H, W) in [0, 1].
 
@@ -59,7 +64,7 @@ class GuidanceExplorer(ipw.VBox):
     def __init__(
         self,
         pipe,
-        scales=SWEEP,
+        scales=diffusion.GUIDANCE_SCALES,
         seeds=(0, 1, 2),
         images: int = 8,
         steps: int = 50,

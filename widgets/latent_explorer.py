@@ -25,7 +25,6 @@ from course_lib import clip, diffusion
 from course_lib.autoencoder import slerp
 from widgets import frames
 from widgets.denoising_scrubber import trajectory_frame
-from widgets.guidance_explorer import SWEEP
 from widgets.similarity_explorer import WHITE, Labels
 
 VIEWS = ("latents", "interpolate", "generate")
@@ -217,7 +216,7 @@ class LatentExplorer(ipw.VBox):
         self.status = frames.new_status()
         self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
 
-        scales = sorted({*SWEEP, float(guidance_scale)})
+        scales = sorted({*diffusion.GUIDANCE_SCALES, float(guidance_scale)})
         step = ipw.IntSlider(min=0, max=steps, value=steps, description="step")
         play = ipw.Play(min=0, max=steps, step=1, interval=100, description="play")
         ipw.jslink((play, "value"), (step, "value"))

@@ -34,17 +34,6 @@ SCHEDULE = {"kind": "cosine", "T": 1000}
 COND_DROPOUT = 0.15  # fraction of training labels replaced by the null label
 STEPS = 2000
 BATCH_SIZE = 64
-GUIDANCE_SWEEP = (0.0, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0)  # the scales the notebook and widget show
-
-
-def drop_labels(
-    labels: Tensor, rate: float, null: int, generator: torch.Generator | None = None
-) -> Tensor:
-    """Condition dropout: each label becomes `null` with probability `rate`. (B,) -> (B,)."""
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"condition dropout rate must be in [0, 1] (e.g. 0.15), got {rate}")
-    drop = torch.rand(labels.shape, generator=generator).to(labels.device) < rate  # (B,) bool
-    return torch.where(drop, torch.full_like(labels, null), labels)
 
 
 def conditional_loss(
@@ -58,7 +47,7 @@ def conditional_loss(
 ) -> Tensor:
     """The diffusion loss on (images, labels) with condition dropout: the whole CFG objective."""
     x0, labels = batch
-    cond = drop_labels(labels, cond_dropout, model.config.num_classes, generator)
+    cond = diffusion.drop_condition(labels, cond_dropout, model.config.num_classes, generator)
     return diffusion.diffusion_loss(
         model, schedule, x0, cond=cond, generator=generator, min_snr_gamma=min_snr_gamma
     )
@@ -126,7 +115,7 @@ def guidance_sweep(
     pipe,
     digits: Sequence[int] = tuple(range(10)),
     per_digit: int = 50,
-    scales: Sequence[float] = GUIDANCE_SWEEP,
+    scales: Sequence[float] = diffusion.GUIDANCE_SCALES,
     steps: int = 50,
     seed: int = 0,
     referee=None,
@@ -180,7 +169,7 @@ def benchmark() -> list[Row]:
     referee = judge.load_judge()
     # The target scales on 500 samples (50 per digit), the rest of the sweep on 200.
     main = guidance_sweep(pipe, per_digit=50, scales=(0.0, 3.0), referee=referee)
-    rest = [s for s in GUIDANCE_SWEEP if s not in main["scale"]]
+    rest = [s for s in diffusion.GUIDANCE_SCALES if s not in main["scale"]]
     other = guidance_sweep(pipe, per_digit=20, scales=rest, referee=referee)
     found = {}
     for sweep, n in ((main, 500), (other, 200)):

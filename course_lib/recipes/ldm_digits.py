@@ -49,14 +49,6 @@ def training_latents(vae, images: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return torch.cat([m for m, _ in parts]), torch.cat([v for _, v in parts])
 
 
-def drop_prompts(
-    token_ids: torch.Tensor, null_ids: torch.Tensor, rate: float, generator
-) -> torch.Tensor:
-    """Replace each row of token ids by the empty prompt with probability `rate`."""
-    drop = torch.rand(len(token_ids), generator=generator) < rate  # (B,)
-    return torch.where(drop[:, None], null_ids[: len(token_ids)], token_ids)
-
-
 def train_ldm(
     denoiser: TextConditioned,
     schedule: diffusion.NoiseSchedule,
@@ -76,7 +68,7 @@ def train_ldm(
 
     def loss_fn(model, batch):
         z0, ids = batch  # the posterior means: see `training_latents`
-        ids = drop_prompts(ids, null_ids, PROMPT_DROPOUT, generator)
+        ids = diffusion.drop_condition(ids, PROMPT_DROPOUT, null_ids, generator)
         return diffusion.diffusion_loss(
             model, schedule, z0, cond=ids, generator=generator, min_snr_gamma=MIN_SNR_GAMMA
         )
