@@ -1,24 +1,34 @@
-"""Ready-to-call generators: a shipped model + its noise schedule + a sampler.
+"""Ready-to-call generators: a shipped model + its noise schedule + a sampler, called the way
+diffusers' pipelines are, so the same call works there after the course.
 
     pipe = pipelines.load("ddpm-digits")
-    images = pipe(16, steps=50, seed=0)     # (16, 1, 28, 28) float in [0, 1], on the CPU
+    images = pipe(16, num_inference_steps=50, generator=torch.Generator().manual_seed(0))
+    # (16, 1, 28, 28) float in [0, 1], on the CPU
 
     pipe = pipelines.load("cfg-digits")
-    images = pipe([3, 3, 7], guidance_scale=3.0, steps=50, seed=0)   # (3, 1, 28, 28)
+    images = pipe([3, 3, 7], guidance_scale=3.0)   # (3, 1, 28, 28), fresh randomness
 
-`pipe(what, guidance_scale=..., steps=50, seed=0, return_trajectory=False)`: `what` is a
-number of images for an unconditional model, a list or (B,) tensor of labels for a
-class-conditional one.
+    pipe = pipelines.load("ldm-digits")
+    images = pipe(["a large red seven"], guidance_scale=3.0)   # (1, 3, 32, 32)
+
+`what` is a number of images for an unconditional model, a list or (B,) tensor of labels for
+a class-conditional one, a list of prompts for a text-conditioned one. `generator` is a CPU
+`torch.Generator` (None: fresh randomness from torch's global generator, as in diffusers).
+Which class a checkpoint needs is recorded in its JSON metadata ("pipeline"); `load` reads it.
 """
 
 from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from course_lib import checkpoints, diffusion
 
-PIPELINES = ("ddpm-digits", "cfg-digits", "ldm-digits")
+SAMPLERS = ("ddim", "ddpm")
 
 
 def to_unit(images: Tensor) -> Tensor:
@@ -26,78 +36,148 @@ def to_unit(images: Tensor) -> Tensor:
     return (images + 1) / 2
 
 
+def check_generator(generator) -> None:
+    """Raise unless `generator` is None or a CPU torch.Generator (noise is drawn on the CPU)."""
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            "generator must be a torch.Generator or None, e.g. "
+            f"generator=torch.Generator().manual_seed(0); got {type(generator).__name__}"
+        )
+    if generator.device.type != "cpu":
+        raise ValueError(
+            f"pass a CPU generator (torch.Generator()), got one on {generator.device}: the noise "
+            "is drawn on the CPU and then moved, so CPU and GPU runs give the same images"
+        )
+
+
+def check_steps(num_inference_steps, sampler: str, T: int) -> int:
+    """How many denoising steps to run: DDIM defaults to 50 and takes any 1..T; DDPM always
+    runs every one of the T steps and refuses another count (it does not skip steps)."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; pass one of {SAMPLERS}")
+    if num_inference_steps is None:
+        return T if sampler == "ddpm" else min(50, T)
+    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int):
+        raise TypeError(f"num_inference_steps must be an int, e.g. 50, got {num_inference_steps!r}")
+    if sampler == "ddpm" and num_inference_steps != T:
+        raise ValueError(
+            f"the DDPM sampler runs every one of the T={T} steps; leave num_inference_steps=None, "
+            f"or use sampler='ddim' (eta=1.0 for DDPM-like noise) for {num_inference_steps} steps"
+        )
+    if not 1 <= num_inference_steps <= T:
+        raise ValueError(f"num_inference_steps must be in 1..{T}, got {num_inference_steps}")
+    return num_inference_steps
+
+
 class DiffusionPipeline:
     """An unconditional pixel-space denoiser and the schedule it was trained with."""
+
+    default_guidance_scale: float | None = None  # unconditional: nothing to guide towards
 
     def __init__(self, model, schedule: diffusion.NoiseSchedule, name: str = "custom"):
         self.model = model.eval()
         self.schedule = schedule
         self.name = name
 
+    @classmethod
+    def from_checkpoint(cls, name: str, device: str | torch.device = "cpu") -> DiffusionPipeline:
+        """The pipeline of shipped checkpoint NAME: its model and the schedule it records."""
+        model = checkpoints.load_pretrained(name, device=device)
+        schedule = diffusion.NoiseSchedule.from_spec(checkpoints.metadata(name)["schedule"])
+        return cls(model, schedule, name=name)
+
     def __repr__(self) -> str:
         c = self.model.config
         size = f"{c.channels}x{c.image_size}x{c.image_size}"
-        return f"DiffusionPipeline({self.name!r}, {size}, {self.schedule})"
+        return f"{type(self).__name__}({self.name!r}, {size}, {self.schedule})"
 
-    def noise_predictor(self, x: Tensor, t: Tensor, cond=None) -> Tensor:
-        """model(x_t, t, cond) -> eps, on the model's device and in its memory layout."""
-        return self.model(x, t, cond)
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
-    def to_pixels(self, x: Tensor) -> Tensor:
-        """What the sampler made -> images in [0, 1]; a latent pipeline decodes here."""
-        return to_unit(x)
-
-    def __call__(
-        self,
-        what: int,
-        guidance_scale: float | None = None,
-        steps: int | None = 50,
-        seed: int = 0,
-        return_trajectory: bool = False,
-        **options,
-    ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
-        """`what` new images (B, C, H, W) in [0, 1] on the CPU; with return_trajectory also the
-        `Trajectory` (every x_t and predicted x_0, mapped to [0, 1] the same way).
-
-        Options: sampler="ddim" with `steps` and eta=0.0, or sampler="ddpm" (all T steps,
-        steps=None); progress=True for a progress bar; callback(i, n) after step i of n.
-        """
+    def conditions(self, what) -> tuple[int, Tensor | None, Tensor | None]:
+        """`what` -> (batch size, condition, null condition); unconditional: a count."""
         if isinstance(what, bool) or not isinstance(what, int) or what < 1:
             raise ValueError(
                 f"{self.name} is unconditional: pass the number of images to make, e.g. "
                 f"pipe(16), got {what!r}"
             )
+        return what, None, None
+
+    def to_pixels(self, x: Tensor) -> Tensor:
+        """What the sampler made -> images in [0, 1]; a latent pipeline decodes here."""
+        return to_unit(x)
+
+    def check_guidance(self, guidance_scale) -> float | None:
+        """The guidance scale to use; unconditional pipelines take none."""
         if guidance_scale is not None:
             raise ValueError(
                 f"{self.name} is unconditional, so there is nothing to guide towards; leave "
                 "guidance_scale=None (class labels and guidance come with 'cfg-digits')"
             )
-        return self.generate(what, steps, seed, return_trajectory, **options)
+        return None
+
+    def __call__(
+        self,
+        what,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        return_trajectory: bool = False,
+        callback: Callable[[int, int], None] | None = None,
+        sampler: str = "ddim",
+        eta: float = 0.0,
+        progress: bool = True,
+    ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
+        """New images (B, C, H, W) in [0, 1] on the CPU, one per item of `what`; with
+        return_trajectory also the `Trajectory` (every x_t and predicted x_0, mapped to
+        [0, 1] the same way).
+
+        num_inference_steps: DDIM steps (default 50); sampler="ddpm" runs all T steps and
+        refuses any other count. guidance_scale: None for an unconditional model; for a
+        guided one 0 = ignore the condition, 1 = plain conditional, > 1 = guided (default
+        3.0). eta: DDIM's noise (0 deterministic, 1 DDPM-like). callback(i, n) after step i
+        of n; progress=False hides the progress bar.
+        """
+        check_generator(generator)
+        steps = check_steps(num_inference_steps, sampler, self.schedule.T)
+        if not isinstance(eta, int | float) or isinstance(eta, bool) or not 0 <= eta < math.inf:
+            raise ValueError(
+                f"eta must be a finite number >= 0 (0 = deterministic DDIM), got {eta}"
+            )
+        scale = self.check_guidance(guidance_scale)
+        count, cond, null_cond = self.conditions(what)
+        return self.generate(
+            count,
+            steps=steps,
+            sampler=sampler,
+            eta=float(eta),
+            cond=cond,
+            null_cond=null_cond,
+            guidance_scale=scale,
+            generator=generator,
+            return_trajectory=return_trajectory,
+            callback=callback,
+            progress=progress,
+        )
 
     def generate(
-        self,
-        count: int,
-        steps: int | None,
-        seed: int,
-        return_trajectory: bool,
-        *,
-        sampler: str = "ddim",
-        **sample_options,
+        self, count: int, *, return_trajectory: bool, **sample_options
     ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
-        """Sample `count` items of the model's shape from noise seeded with `seed`, then map
-        them (and, with return_trajectory, every step) to pictures with `to_pixels`."""
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        """Sample `count` items of the model's shape with `diffusion.sample`, then map them
+        (and, with return_trajectory, every step) to pictures with `to_pixels`."""
         c = self.model.config
-        device = next(self.model.parameters()).device
+        for key in ("cond", "null_cond"):
+            if sample_options.get(key) is not None:
+                sample_options[key] = sample_options[key].to(self.device)
         out = diffusion.sample(
-            self.noise_predictor,
+            self.model,
             self.schedule,
             (count, c.channels, c.image_size, c.image_size),
-            sampler=sampler,
-            steps=None if sampler == "ddpm" else steps,
-            generator=torch.Generator().manual_seed(seed),
-            device=device,
+            device=self.device,
             return_trajectory=return_trajectory,
             **sample_options,
         )
@@ -114,11 +194,17 @@ class DiffusionPipeline:
 class GuidedPipeline(DiffusionPipeline):
     """A class-conditional denoiser sampled with classifier-free guidance."""
 
-    condition_options: tuple[str, ...] = ()  # keyword options of __call__ that go to `conditions`
+    default_guidance_scale = 3.0
 
-    def conditions(self, labels) -> tuple[Tensor, Tensor]:
-        """A list of ints or a (B,) integer tensor of labels -> (labels, "no label") as (B,)
-        int64 tensors, checked."""
+    def check_guidance(self, guidance_scale) -> float:
+        if guidance_scale is None:
+            return self.default_guidance_scale
+        diffusion.check_guidance_scale(guidance_scale)
+        return float(guidance_scale)
+
+    def conditions(self, labels) -> tuple[int, Tensor, Tensor]:
+        """A list of ints or a (B,) integer tensor of labels -> (B, labels, "no label"), the
+        last two (B,) int64 tensors, checked."""
         num_classes = self.model.config.num_classes
         if isinstance(labels, Tensor):
             if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
@@ -143,36 +229,7 @@ class GuidedPipeline(DiffusionPipeline):
                 f"labels must be in 0..{num_classes - 1}, got min {int(labels.min())} "
                 f"and max {int(labels.max())}"
             )
-        return labels, torch.full_like(labels, num_classes)  # index num_classes = "no label"
-
-    def __call__(
-        self,
-        what,
-        guidance_scale: float = 3.0,
-        steps: int | None = 50,
-        seed: int = 0,
-        return_trajectory: bool = False,
-        **options,
-    ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
-        """One image (B, C, H, W) in [0, 1] on the CPU per label in `what`, guided with
-        guidance_scale (0 = ignore the label, 1 = plain conditional, > 1 = guided); the
-        options are DiffusionPipeline's."""
-        diffusion.check_guidance_scale(guidance_scale)
-        if guidance_scale is None:
-            raise ValueError("pass a guidance_scale >= 0, e.g. 3.0 (1.0 = no guidance)")
-        condition_options = {k: options.pop(k) for k in self.condition_options if k in options}
-        cond, null_cond = self.conditions(what, **condition_options)
-        device = next(self.model.parameters()).device
-        return self.generate(
-            len(cond),
-            steps,
-            seed,
-            return_trajectory,
-            cond=cond.to(device),
-            null_cond=null_cond.to(device),
-            guidance_scale=float(guidance_scale),
-            **options,
-        )
+        return len(labels), labels, torch.full_like(labels, num_classes)  # index 10 = no label
 
 
 class TextToImagePipeline(GuidedPipeline):
@@ -182,12 +239,10 @@ class TextToImagePipeline(GuidedPipeline):
     (what the sampler made, in the VAE's scaled space) are decoded once, at the end; with
     return_trajectory every step's latent is decoded too.
 
-    pipe(prompts, guidance_scale=3.0, steps=50, seed=0, unknown="warn"): one image
+    pipe(prompts, num_inference_steps=50, guidance_scale=3.0, generator=None): one image
     (B, 3, 32, 32) in [0, 1] on the CPU per prompt; "" is unconditional. Unknown words warn
-    (unknown="raise" makes them an error).
+    (a `tokenizer.UnknownWordWarning`; turn it into an error with warnings.simplefilter).
     """
-
-    condition_options = ("unknown",)
 
     def __init__(
         self,
@@ -201,18 +256,32 @@ class TextToImagePipeline(GuidedPipeline):
         self.vae = vae.eval()
         self.latent_range = latent_range  # |latent| of the training data stays below this
 
+    @classmethod
+    def from_checkpoint(cls, name: str, device: str | torch.device = "cpu") -> TextToImagePipeline:
+        """The U-Net of NAME, with the text encoder and VAE its metadata names."""
+        from course_lib import clip
+        from course_lib.latent_diffusion import TextConditioned
+
+        meta = checkpoints.metadata(name)
+        unet = checkpoints.load_pretrained(name, device=device)
+        text_encoder = clip.pretrained_text_encoder(meta["text_encoder"], device=device)
+        vae = checkpoints.load_pretrained(meta["vae"], device=device)
+        schedule = diffusion.NoiseSchedule.from_spec(meta["schedule"])
+        denoiser = TextConditioned(unet, text_encoder)
+        return cls(denoiser, vae, schedule, name=name, latent_range=meta["latent_range"])
+
     def __repr__(self) -> str:
         c = self.model.config
         latent = f"{c.channels}x{c.image_size}x{c.image_size}"
         return f"TextToImagePipeline({self.name!r}, latent {latent}, {self.schedule})"
 
-    def conditions(self, prompts, unknown: str = "warn") -> tuple[Tensor, Tensor]:
-        """Prompts -> (token ids, the empty prompt's token ids), each (B, context_length)."""
+    def conditions(self, prompts) -> tuple[int, Tensor, Tensor]:
+        """Prompts -> (B, token ids, the empty prompt's token ids), each (B, context_length)."""
         from course_lib.latent_diffusion import null_token_ids, prompt_token_ids
 
         text_encoder = self.model.text_encoder
-        token_ids = prompt_token_ids(text_encoder, prompts, unknown=unknown)
-        return token_ids, null_token_ids(text_encoder, len(token_ids))
+        token_ids = prompt_token_ids(text_encoder, prompts)
+        return len(token_ids), token_ids, null_token_ids(text_encoder, len(token_ids))
 
     @torch.no_grad()
     def to_pixels(self, latents: Tensor) -> Tensor:
@@ -221,33 +290,28 @@ class TextToImagePipeline(GuidedPipeline):
         images = [self.vae.decode(chunk.to(device)).cpu() for chunk in latents.split(256)]
         return to_unit(torch.cat(images))
 
-    def generate(self, *args, **options):
+    def generate(self, count: int, **options):
         # Predicted latents are kept where training latents lie (|z| < latent_range).
-        return super().generate(*args, x0_range=self.latent_range, **options)
+        return super().generate(count, x0_range=self.latent_range, **options)
 
 
-def schedule_of(name: str) -> diffusion.NoiseSchedule:
-    """The noise schedule shipped checkpoint NAME was trained with (from its metadata)."""
-    spec = checkpoints.metadata(name)["schedule"]
-    kind, T = spec["kind"], spec["T"]
-    return getattr(diffusion.NoiseSchedule, kind)(T)
+def pipeline_class(name: str) -> type:
+    """The pipeline class shipped checkpoint NAME records in its metadata ("pipeline")."""
+    qualified = checkpoints.metadata(name).get("pipeline")
+    if not isinstance(qualified, str) or not qualified.startswith("course_lib."):
+        raise ValueError(
+            f"checkpoint {name!r} records no pipeline (its JSON metadata needs "
+            f"'pipeline': 'course_lib.pipelines.<Class>'), so it is not a generator; "
+            "load it with checkpoints.load_pretrained"
+        )
+    module, _, attr = qualified.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
 
 
 def load(name: str, device: str | torch.device = "cpu") -> DiffusionPipeline:
-    """A ready pipeline for a shipped checkpoint: "ddpm-digits", "cfg-digits" or "ldm-digits"."""
-    if name not in PIPELINES:
-        raise ValueError(f"unknown pipeline {name!r}; available: {', '.join(PIPELINES)}")
-    model = checkpoints.load_pretrained(name, device=device)
-    if getattr(model.config, "cond_dim", None):  # text-conditioned: add its encoder and VAE
-        from course_lib import clip
-        from course_lib.latent_diffusion import TextConditioned
-
-        meta = checkpoints.metadata(name)
-        text_encoder = clip.pretrained_text_encoder(meta["text_encoder"], device=device)
-        vae = checkpoints.load_pretrained(meta["vae"], device=device)
-        denoiser = TextConditioned(model, text_encoder)
-        return TextToImagePipeline(
-            denoiser, vae, schedule_of(name), name=name, latent_range=meta["latent_range"]
-        )
-    kind = GuidedPipeline if getattr(model.config, "num_classes", None) else DiffusionPipeline
-    return kind(model, schedule_of(name), name=name)
+    """A ready pipeline for a shipped checkpoint, e.g. "ddpm-digits", "cfg-digits",
+    "ldm-digits": the class its metadata records, built by that class's from_checkpoint."""
+    shipped = sorted(checkpoints.read_manifest())
+    if name not in shipped:
+        raise ValueError(f"unknown checkpoint {name!r}; shipped: {', '.join(shipped)}")
+    return pipeline_class(name).from_checkpoint(name, device=device)

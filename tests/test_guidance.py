@@ -132,13 +132,28 @@ def pipe():
 
 
 def test_pipeline_images_labels_and_determinism(pipe):
-    images = pipe([0, 3, 9], guidance_scale=3.0, steps=5, seed=0)
+    images = pipe(
+        [0, 3, 9],
+        guidance_scale=3.0,
+        num_inference_steps=5,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert images.shape == (3, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
-    again = pipe(torch.tensor([0, 3, 9]), guidance_scale=3.0, steps=5, seed=0)
+    again = pipe(
+        torch.tensor([0, 3, 9]),
+        guidance_scale=3.0,
+        num_inference_steps=5,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert torch.equal(images, again)  # list or tensor, same seed: same images
-    other = pipe([0, 3, 9], guidance_scale=0.0, steps=5, seed=0)
+    other = pipe(
+        [0, 3, 9],
+        guidance_scale=0.0,
+        num_inference_steps=5,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert not torch.equal(images, other)
-    images, trajectory = pipe([1, 2], steps=4, return_trajectory=True)
+    images, trajectory = pipe([1, 2], num_inference_steps=4, return_trajectory=True)
     assert trajectory.xs.shape == (5, 2, 1, 8, 8)
 
 

@@ -39,10 +39,12 @@ def test_bad_prompts_raise_or_warn_clearly(pipe):
         prompt_token_ids(text, ["a large red seven " * 4])
     with pytest.warns(UnknownWordWarning, match="purple"):
         prompt_token_ids(text, ["a large purple seven"])
-    with pytest.raises(ValueError, match="purple"):
-        pipe(["a large purple seven"], steps=2, unknown="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownWordWarning)  # how to make unknown words an error
+        with pytest.raises(UnknownWordWarning, match="purple"):
+            pipe(["a large purple seven"], num_inference_steps=2)
     with pytest.raises(ValueError, match=">= 0"):
-        pipe(["a large red seven"], guidance_scale=-1.0, steps=2)
+        pipe(["a large red seven"], guidance_scale=-1.0, num_inference_steps=2)
     with pytest.raises(ValueError, match=r"decodes latents of shape \(B, 4, 8, 8\)"):
         pipe.vae.decode(torch.zeros(1, 4, 4, 4))
 
@@ -69,18 +71,34 @@ def test_cross_attention_shape_and_prompt_changes_the_prediction(pipe):
 
 
 def test_pipeline_is_deterministic_for_a_seed_and_decodes_the_trajectory(pipe):
-    a = pipe(["a large red seven", ""], steps=3, seed=4)
-    b = pipe(["a large red seven", ""], steps=3, seed=4)
-    c = pipe(["a large red seven", ""], steps=3, seed=5)
+    a = pipe(
+        ["a large red seven", ""], num_inference_steps=3, generator=torch.Generator().manual_seed(4)
+    )
+    b = pipe(
+        ["a large red seven", ""], num_inference_steps=3, generator=torch.Generator().manual_seed(4)
+    )
+    c = pipe(
+        ["a large red seven", ""], num_inference_steps=3, generator=torch.Generator().manual_seed(5)
+    )
     assert a.shape == (2, 3, 32, 32) and 0 <= a.min() and a.max() <= 1
     assert torch.equal(a, b) and not torch.equal(a, c)
-    images, trajectory = pipe(["a large red seven"], steps=3, seed=4, return_trajectory=True)
+    images, trajectory = pipe(
+        ["a large red seven"],
+        num_inference_steps=3,
+        generator=torch.Generator().manual_seed(4),
+        return_trajectory=True,
+    )
     assert trajectory.xs.shape == (4, 1, 3, 32, 32) and trajectory.x0s.shape == (3, 1, 3, 32, 32)
     assert torch.allclose(images, a[:1], atol=1e-6)
 
 
 def test_guidance_one_equals_the_plain_conditional_sampler(pipe):
-    guided = pipe(["a large red seven"], guidance_scale=1.0, steps=3, seed=1)
+    guided = pipe(
+        ["a large red seven"],
+        guidance_scale=1.0,
+        num_inference_steps=3,
+        generator=torch.Generator().manual_seed(1),
+    )
     ids = prompt_token_ids(pipe.model.text_encoder, ["a large red seven"])
     z = diffusion.sample(
         pipe.model,

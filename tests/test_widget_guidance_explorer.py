@@ -30,7 +30,12 @@ def test_frame_changes_with_scale_and_digit_and_shows_the_right_grid(explorer):
         assert explorer.frame.value != before, f"moving {name} did not change the frame"
     grids = explorer.grids((7, 1))  # cached: (S, N, C, H, W)
     assert grids.shape == (3, 4, 1, 8, 8)
-    expected = explorer.pipe([7] * 4, guidance_scale=1.0, steps=3, seed=1)
+    expected = explorer.pipe(
+        [7] * 4,
+        guidance_scale=1.0,
+        num_inference_steps=3,
+        generator=torch.Generator().manual_seed(1),
+    )
     assert torch.allclose(grids[1], expected)
     shown = frames.decode(explorer.frame.value)
     assert np.array_equal(shown, grid_pixels(expected, explorer.columns, explorer.scale))

@@ -123,7 +123,13 @@ def test_generation_is_sampled_once_then_the_step_slider_indexes_it(pipe, test_i
     assert explorer.pipe.calls == 2  # guidance 1 once; guidance 3 came from the cache
     trajectory, unknown = explorer.generation(("a large red seven", 3.0, 0))
     assert unknown == [] and explorer.pipe.calls == 2
-    _, again = pipe(["a large red seven"] * 2, guidance_scale=3.0, steps=5, return_trajectory=True)
+    _, again = pipe(
+        ["a large red seven"] * 2,
+        guidance_scale=3.0,
+        num_inference_steps=5,
+        generator=torch.Generator().manual_seed(0),
+        return_trajectory=True,
+    )
     torch.testing.assert_close(trajectory.xs, again.xs)
     shown = frames.decode(explorer.frame.value).astype(int)  # JPEG: nearest to the right frame
     right = trajectory_frame(trajectory, 1, SCALE).astype(int)

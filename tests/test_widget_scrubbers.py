@@ -74,7 +74,12 @@ def test_denoising_scrubber_steps_through_the_stored_trajectory(pipe):
         assert scrubber.frame.value != before, f"moving {name} did not change the frame"
     assert c["step"].max == 10
     trajectory = scrubber.trajectory()
-    _, again = pipe(2, steps=10, seed=1, return_trajectory=True)
+    _, again = pipe(
+        2,
+        num_inference_steps=10,
+        generator=torch.Generator().manual_seed(1),
+        return_trajectory=True,
+    )
     torch.testing.assert_close(trajectory.xs, again.xs)  # the cached trajectory is the pipeline's
     shown = frames.decode(scrubber.frame.value)
     expected = trajectory_frame(trajectory, 0, scrubber.scale)
@@ -86,7 +91,7 @@ def test_denoising_scrubber_steps_through_the_stored_trajectory(pipe):
 
 
 def test_trajectory_frame_checks_the_step(pipe):
-    _, trajectory = pipe(1, steps=3, return_trajectory=True)
+    _, trajectory = pipe(1, num_inference_steps=3, return_trajectory=True)
     with pytest.raises(ValueError, match="step must be"):
         trajectory_frame(trajectory, 4, 2)
     with pytest.raises(ValueError, match="at least one seed"):

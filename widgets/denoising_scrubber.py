@@ -113,8 +113,8 @@ class DenoisingScrubber(ipw.VBox):
 
             _, trajectory = self.pipe(
                 self.images,
-                steps=steps,
-                seed=seed,
+                num_inference_steps=steps,
+                generator=torch.Generator().manual_seed(seed),
                 return_trajectory=True,
                 callback=moved,
                 **SAMPLERS[sampler],

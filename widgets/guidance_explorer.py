@@ -37,7 +37,8 @@ def guidance_grids(
                 callback(i * n + step, len(scales) * n)
 
         labels = [digit] * images
-        grids.append(pipe(labels, guidance_scale=scale, steps=steps, seed=seed, callback=moved))
+        generator = torch.Generator().manual_seed(seed)  # the same x_T at every scale
+        grids.append(pipe(labels, steps, scale, generator=generator, callback=moved))
     return torch.stack(grids)
 
 

@@ -146,9 +146,9 @@ def generate(
         warnings.simplefilter("always", clip.UnknownWordWarning)
         _, trajectory = pipe(
             [prompt] * images,
+            num_inference_steps=steps,
             guidance_scale=guidance_scale,
-            steps=steps,
-            seed=seed,
+            generator=torch.Generator().manual_seed(seed),
             return_trajectory=True,
             callback=callback,
         )

@@ -131,7 +131,8 @@ def guidance_sweep(
     out = {"scale": [], "accuracy": [], "diversity": [], "seconds": [], "images": []}
     for scale in scales:
         start = time.perf_counter()
-        images = pipe(labels, guidance_scale=scale, steps=steps, seed=seed, progress=progress)
+        generator = torch.Generator().manual_seed(seed)  # the same noise at every scale
+        images = pipe(labels, steps, scale, generator=generator, progress=progress)
         out["seconds"].append(time.perf_counter() - start)
         verdict = judge.judge(images, referee, scale="zero_one")
         per_class = [mean_pairwise_distance(group) for group in images.split(per_digit)]

@@ -105,16 +105,16 @@ def benchmark() -> list[Row]:
     rows = []
     # Speed against quality for each sampler: seconds per sample, judged confident fraction.
     samplers = [
-        ("DDPM-1000", dict(sampler="ddpm", steps=None), 25),
-        ("DDIM-50 eta=0", dict(steps=50), 100),
-        ("DDIM-20 eta=0", dict(steps=20), 100),
-        ("DDIM-10 eta=0", dict(steps=10), 100),
-        ("DDIM-50 eta=1", dict(steps=50, eta=1.0), 100),
+        ("DDPM-1000", dict(sampler="ddpm"), 25),
+        ("DDIM-50 eta=0", dict(num_inference_steps=50), 100),
+        ("DDIM-20 eta=0", dict(num_inference_steps=20), 100),
+        ("DDIM-10 eta=0", dict(num_inference_steps=10), 100),
+        ("DDIM-50 eta=1", dict(num_inference_steps=50, eta=1.0), 100),
     ]
     referee = judge.load_judge()
     for label, kwargs, n in samplers:
         start = time.perf_counter()
-        images = pipe(n, seed=1, **kwargs)
+        images = pipe(n, generator=torch.Generator().manual_seed(1), **kwargs)
         per_sample = (time.perf_counter() - start) / n
         verdict = judge.judge(images, referee, scale="zero_one")
         rows.append(Row(NAME, f"{label}: seconds per sample (batch {n})", per_sample, unit="s"))
@@ -122,7 +122,7 @@ def benchmark() -> list[Row]:
             Row(NAME, f"{label}: confident (>= 0.9) fraction of {n}", verdict.confident_fraction())
         )
     # The judged quality of 500 DDIM-50 samples, and a Frechet distance on the judge's features.
-    images = pipe(500, steps=50, seed=0)
+    images = pipe(500, 50, generator=torch.Generator().manual_seed(0))
     verdict = judge.judge(images, referee, scale="zero_one")
     counts = verdict.class_counts(0.9).tolist()
     train_x, _ = data.mnist_tensors("train")

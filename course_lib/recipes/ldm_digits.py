@@ -143,7 +143,10 @@ def prompt_following(
     images = torch.cat(
         [
             pipe(
-                prompts[i : i + batch_size], guidance_scale=guidance_scale, steps=50, seed=seed + i
+                prompts[i : i + batch_size],
+                num_inference_steps=50,
+                guidance_scale=guidance_scale,
+                generator=torch.Generator().manual_seed(seed + i),
             )
             for i in range(0, len(prompts), batch_size)
         ]
