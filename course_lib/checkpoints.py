@@ -5,7 +5,11 @@ A checkpoint named NAME is two files in `checkpoints/`:
 - NAME.json: which class to build, the frozen config dataclass it was built from, and
   metadata (metrics, training recipe, extra numbers such as a latent scaling factor).
 `checkpoints/manifest.json` holds the sha256 of every shipped file; `load_pretrained`
-refuses a file whose hash differs. `python -m course_lib.pretrain NAME` rebuilds one.
+refuses a file whose hash differs. A checkpoint trained on others (ldm-digits on vae-digits
+and clip-digits) records their weights' sha256 in its metadata ("depends_on"), and loading
+refuses it when one of them has changed since. `python -m course_lib.pretrain NAME` rebuilds
+one. In the repository the files live in checkpoints/; an installed wheel carries them as
+package data (course_lib/_shipped).
 """
 
 from __future__ import annotations
@@ -17,19 +21,32 @@ import json
 import os
 import tempfile
 import typing
+import warnings
+from importlib import resources
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # in the repository
+PACKAGE_DATA = "_shipped"  # the same files inside an installed wheel: course_lib/_shipped
 MANIFEST = "manifest.json"
 
 
+class UnverifiedCheckpointWarning(UserWarning):
+    """A checkpoint was loaded with no manifest entry to check its sha256 against."""
+
+
 def checkpoint_dir() -> Path:
-    """Where shipped checkpoints live: COURSE_CHECKPOINTS if set, else the repo's checkpoints/."""
-    return Path(os.environ.get("COURSE_CHECKPOINTS", CHECKPOINT_DIR))
+    """Where shipped checkpoints live: COURSE_CHECKPOINTS if set, else the repository's
+    checkpoints/, else the copy an installed wheel carries."""
+    if os.environ.get("COURSE_CHECKPOINTS"):
+        return Path(os.environ["COURSE_CHECKPOINTS"])
+    packaged = Path(str(resources.files("course_lib") / PACKAGE_DATA))
+    if not (CHECKPOINT_DIR / MANIFEST).exists() and (packaged / MANIFEST).exists():
+        return packaged
+    return CHECKPOINT_DIR
 
 
 def sha256(path: Path) -> str:
@@ -58,25 +75,14 @@ def _qualified_name(obj) -> str:
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
-def save(
-    model: nn.Module,
-    path: str | Path,
-    *,
-    half: bool = False,
-    metadata: dict | None = None,
-) -> tuple[Path, Path]:
-    """Write `path`.safetensors and `path`.json for a model that has a `.config` dataclass."""
+def _describe(model: nn.Module, half: bool, metadata: dict | None) -> tuple[dict, str]:
+    """A model -> (its state dict on the CPU, fp16 if `half`; the JSON text beside it)."""
     config = getattr(model, "config", None)
     if not dataclasses.is_dataclass(config):
         raise TypeError(
             f"{type(model).__name__} has no dataclass `.config`; checkpoints rebuild models "
             "from their config, so build the model from a frozen config dataclass"
         )
-    stem = Path(path).with_suffix("")
-    weights_path, config_path = (
-        stem.with_suffix(".safetensors"),
-        stem.with_suffix(".json"),
-    )
     state = {}
     for key, value in model.state_dict().items():
         value = value.detach().cpu().contiguous()
@@ -88,10 +94,63 @@ def save(
         "dtype": "float16" if half else "float32",
         "metadata": metadata or {},
     }
+    return state, json.dumps(description, indent=2, sort_keys=True) + "\n"
+
+
+def save(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    half: bool = False,
+    metadata: dict | None = None,
+) -> tuple[Path, Path]:
+    """Write `path`.safetensors and `path`.json for a model that has a `.config` dataclass."""
+    stem = Path(path).with_suffix("")
+    weights_path, config_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    state, text = _describe(model, half, metadata)
     _atomic_write(weights_path, lambda p: save_file(state, str(p)))
-    text = json.dumps(description, indent=2, sort_keys=True) + "\n"
     _atomic_write(config_path, lambda p: p.write_text(text))
     return weights_path, config_path
+
+
+def publish(
+    model: nn.Module,
+    name: str,
+    directory: Path,
+    *,
+    half: bool = False,
+    metadata: dict | None = None,
+    **info,
+) -> dict:
+    """Save NAME's weights and JSON in `directory` and record their sha256 in its manifest, as
+    one unit: all three are written in full to temporary files first, then renamed in place
+    one after another, so a failure while training or writing leaves the old checkpoint
+    loadable. Returns the manifest entry."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state, text = _describe(model, half, metadata)
+    manifest = read_manifest(directory)
+    staged = {}
+    try:
+        for ext, write in (
+            (".safetensors", lambda p: save_file(state, str(p))),
+            (".json", lambda p: p.write_text(text)),
+        ):
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}{ext}.", suffix=".tmp")
+            os.close(fd)
+            staged[f"{name}{ext}"] = Path(tmp)
+            write(Path(tmp))
+        manifest[name] = {"files": {f: sha256(p) for f, p in staged.items()}, **info}
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{MANIFEST}.", suffix=".tmp")
+        os.close(fd)
+        staged[MANIFEST] = Path(tmp)
+        Path(tmp).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        for filename, tmp_path in staged.items():
+            os.chmod(tmp_path, 0o644)
+            os.replace(tmp_path, directory / filename)
+    finally:
+        for tmp_path in staged.values():
+            tmp_path.unlink(missing_ok=True)
+    return manifest[name]
 
 
 def _import(qualified: str):
@@ -123,8 +182,24 @@ def read_description(path: str | Path) -> dict:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model from `path`.json, fill it from `path`.safetensors; eval mode, fp32."""
+    """Rebuild the model from `path`.json, fill it from `path`.safetensors; eval mode, fp32.
+
+    The files are checked against a manifest.json beside them when it lists them; otherwise
+    the load goes ahead with an `UnverifiedCheckpointWarning` (nothing vouches for them).
+    """
     stem = Path(path).with_suffix("")
+    if stem.name in read_manifest(stem.parent, strict=False):
+        return _build(verify(stem.name, stem.parent), device)
+    warnings.warn(
+        f"loading {stem} without a sha256 check: no manifest.json beside it lists "
+        f"{stem.name!r} (shipped checkpoints load checked with load_pretrained(name))",
+        UnverifiedCheckpointWarning,
+        stacklevel=2,
+    )
+    return _build(stem, device)
+
+
+def _build(stem: Path, device) -> nn.Module:
     description = read_description(stem)
     config = _build_config(_import(description["config_class"]), description["config"])
     model = _import(description["model"])(config)
@@ -135,9 +210,29 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     return model.to(device).eval()
 
 
-def read_manifest(directory: Path | None = None) -> dict:
-    path = (directory or checkpoint_dir()) / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else {}
+def read_manifest(directory: Path | None = None, strict: bool = False) -> dict:
+    """The manifest in `directory` (default: `checkpoint_dir()`): name -> files and sha256.
+
+    strict: a missing folder or manifest raises a ValueError naming where it looked (else {}).
+    A manifest that is not valid JSON always raises, naming the file."""
+    directory = directory or checkpoint_dir()
+    path = directory / MANIFEST
+    if not path.exists():
+        if not strict:
+            return {}
+        where = "" if not os.environ.get("COURSE_CHECKPOINTS") else " (from COURSE_CHECKPOINTS)"
+        problem = "has no manifest.json" if directory.is_dir() else "does not exist"
+        raise ValueError(
+            f"the checkpoint folder {directory}{where} {problem}; point COURSE_CHECKPOINTS at "
+            "the course's checkpoints/ folder, or unset it to use the shipped one"
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err.msg} at line {err.lineno}); restore it from git "
+            "(git checkout -- checkpoints/manifest.json) or rebuild with course_lib.pretrain"
+        ) from None
 
 
 def write_manifest_entry(name: str, directory: Path | None = None, **info) -> dict:
@@ -156,10 +251,10 @@ def write_manifest_entry(name: str, directory: Path | None = None, **info) -> di
 def verify(name: str, directory: Path | None = None) -> Path:
     """Check NAME's files against the manifest; return the checkpoint stem or raise ValueError."""
     directory = directory or checkpoint_dir()
-    manifest = read_manifest(directory)
+    manifest = read_manifest(directory, strict=True)
     if name not in manifest:
         known = ", ".join(sorted(manifest)) or "none yet"
-        raise ValueError(f"unknown checkpoint {name!r}; shipped checkpoints: {known}")
+        raise ValueError(f"unknown checkpoint {name!r}; checkpoints in {directory}: {known}")
     for filename, expected in manifest[name]["files"].items():
         path = directory / filename
         if not path.exists():
@@ -174,14 +269,40 @@ def verify(name: str, directory: Path | None = None) -> Path:
                 f"{expected[:12]}...; the file is damaged or was changed. Restore it from git "
                 f"or rebuild it with `python -m course_lib.pretrain {name}`"
             )
+    _check_dependencies(name, directory, manifest)
     return directory / name
+
+
+def weights_sha256(name: str, directory: Path | None = None) -> str:
+    """The sha256 of NAME's weights as the manifest records them: what a checkpoint trained
+    on NAME pins in its "depends_on"."""
+    manifest = read_manifest(directory or checkpoint_dir(), strict=True)
+    if name not in manifest:
+        raise ValueError(f"no checkpoint {name!r} to depend on; known: {', '.join(manifest)}")
+    return manifest[name]["files"][f"{name}.safetensors"]
+
+
+def _check_dependencies(name: str, directory: Path, manifest: dict) -> None:
+    """Refuse NAME when a checkpoint it was trained on has changed since (its sha256 differs)."""
+    depends_on = read_description(directory / name)["metadata"].get("depends_on", {})
+    for dependency, expected in depends_on.items():
+        actual = manifest.get(dependency, {}).get("files", {}).get(f"{dependency}.safetensors")
+        if actual != expected:
+            now = f"sha256 {actual[:12]}..." if actual else "is missing"
+            raise ValueError(
+                f"{name} was trained on {dependency} with sha256 {expected[:12]}..., but the "
+                f"{dependency} in {directory} {now}: it was rebuilt or replaced after {name}. "
+                f"Restore {dependency} from git, or rebuild in order: `python -m "
+                f"course_lib.pretrain {dependency} --force`, then `python -m "
+                f"course_lib.pretrain {name} --force`"
+            )
 
 
 def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
     """A shipped model by name ("vit-digits", ...), sha256-checked, in eval mode."""
     if not isinstance(name, str):
         raise TypeError(f"checkpoint name must be a string such as 'vit-digits', got {name!r}")
-    return load(verify(name), device=device)
+    return _build(verify(name), device)
 
 
 def metadata(name: str) -> dict:

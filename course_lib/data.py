@@ -88,6 +88,8 @@ def _load_from_hub(split: str, hub_path: str):
     """Full MNIST from the Hugging Face hub (or a local copy), in the local format."""
     import datasets
 
+    if not _is_local_folder(hub_path):
+        _check_hub_reachable(hub_path)
     try:
         if _is_local_folder(hub_path):
             hub = datasets.load_dataset(
@@ -105,6 +107,44 @@ def _load_from_hub(split: str, hub_path: str):
         ) from err
     images = np.stack([np.asarray(img.convert("L"), dtype=np.uint8) for img in hub["image"]])
     return _as_dataset(images, np.asarray(hub["label"], dtype=np.int64))
+
+
+def _check_hub_reachable(hub_path: str, timeout: float = 3.0) -> None:
+    """Fail within `timeout` seconds when the hub cannot be reached (datasets itself retries
+    for about 30 s before it gives up), with the same message as any other hub failure."""
+    import os
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    reason = None
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or os.environ.get(
+        "HF_DATASETS_OFFLINE", "0"
+    ) not in ("", "0"):
+        reason = "HF_HUB_OFFLINE is set"
+    else:
+        host = urlparse(constants.ENDPOINT).hostname
+        outcome: list = []
+
+        def connect() -> None:
+            try:
+                socket.create_connection((host, 443), timeout=timeout).close()
+                outcome.append(None)
+            except OSError as err:
+                outcome.append(err)
+
+        thread = threading.Thread(target=connect, daemon=True)  # bounds the DNS look-up too
+        thread.start()
+        thread.join(timeout)
+        if not outcome or outcome[0] is not None:
+            reason = f"no network: {host} did not answer within {timeout:g} s"
+    if reason:
+        raise RuntimeError(
+            f"could not load MNIST from {hub_path!r} ({reason}). The course works offline "
+            "with the default: load_mnist(split) or load_mnist(split, source='local')."
+        )
 
 
 def _is_local_folder(path: str) -> bool:

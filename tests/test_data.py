@@ -95,3 +95,21 @@ def test_tensor_shortcut_equals_the_dataset_path(splits):
     images, labels = data.mnist_tensors("test", 32)
     via_dataset = data.to_tensors(splits[1], 32)
     assert torch.equal(images, via_dataset[0]) and torch.equal(labels, via_dataset[1])
+
+
+def test_hub_with_no_network_fails_within_seconds(monkeypatch):
+    import socket
+    import time
+
+    def unreachable(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="no network.*source='local'"):
+        data.load_mnist("test", source="hub")
+    assert time.perf_counter() - start < 5
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(RuntimeError, match="HF_HUB_OFFLINE is set.*source='local'"):
+        data.load_mnist("test", source="hub")
