@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib import checks
+
 
 @dataclass(frozen=True)
 class VAEConfig:
@@ -96,26 +98,15 @@ class VAE(nn.Module):
             nn.Tanh(),
         )
 
-    def _check_images(self, x: Tensor) -> None:
-        c = self.config
-        expected = (c.channels, c.image_size, c.image_size)
-        if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(
-                f"the VAE encodes images of shape (B, {', '.join(map(str, expected))}), got {got}"
-            )
-
-    def _check_latents(self, z: Tensor) -> None:
-        expected = self.config.latent_shape
-        if not isinstance(z, Tensor) or z.ndim != 4 or tuple(z.shape[1:]) != expected:
-            got = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
-            raise ValueError(
-                f"the VAE decodes latents of shape (B, {', '.join(map(str, expected))}), got {got}"
-            )
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Images -> (mean, logvar), each (B, Z, h, w), in diffusion space (scaled)."""
-        self._check_images(x)
+        c = self.config
+        expected = (c.channels, c.image_size, c.image_size)
+        checks.model_images(x, "images", expected, "the VAE encoder", self.dtype)
         mean, logvar = self.encoder(x).chunk(2, dim=1)  # (B, Z, h, w) each
         logvar = logvar.clamp(-30.0, 20.0)
         s = self.config.scaling_factor
@@ -123,7 +114,7 @@ class VAE(nn.Module):
 
     def decode(self, latents: Tensor) -> Tensor:
         """Scaled latents (B, Z, h, w) -> images (B, C, H, W) in [-1, 1]."""
-        self._check_latents(latents)
+        checks.batch(latents, "latents", self.config.latent_shape, "the VAE decoder", self.dtype)
         return self.decoder(latents / self.config.scaling_factor)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None):

@@ -28,6 +28,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from course_lib import checks
+
 NoisePredictor = Callable[[Tensor, Tensor, object], Tensor]  # model(x_t, t (B,), cond) -> eps
 
 
@@ -54,6 +56,13 @@ class NoiseSchedule:
     """
 
     def __init__(self, betas: Tensor, name: str = "custom"):
+        if isinstance(betas, str):
+            raise TypeError(
+                f"NoiseSchedule({betas!r}) takes a tensor of betas; for a named schedule use "
+                f"NoiseSchedule.{betas if betas in ('linear', 'cosine') else 'linear'}(T)"
+            )
+        if not isinstance(betas, Tensor | list | tuple):
+            raise TypeError(f"betas must be a 1-D tensor of length T, got {type(betas).__name__}")
         betas = torch.as_tensor(betas, dtype=torch.float64).cpu()
         if betas.ndim != 1 or len(betas) == 0:
             raise ValueError(f"betas must be a 1-D tensor of length T, got {tuple(betas.shape)}")
@@ -140,20 +149,17 @@ class NoiseSchedule:
     def q_sample(self, x0: Tensor, t: int | Tensor, noise: Tensor) -> Tensor:
         """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps: q(x_t | x_0) in one shot
         (Ho et al. 2020, eq. 4). t: an int, or a (B,) tensor of one timestep per image."""
-        _check_same_shape(x0=x0, noise=noise)
+        _images(x0=x0, noise=noise)
         alpha_bar_t = self.at(self.alpha_bar, t, x0)
         return alpha_bar_t.sqrt() * x0 + (1 - alpha_bar_t).sqrt() * noise
 
 
-def _check_same_shape(**tensors: Tensor) -> None:
-    names = list(tensors)
-    for name in names:
-        if not isinstance(tensors[name], Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensors[name]).__name__}")
-    shapes = {name: tuple(t.shape) for name, t in tensors.items()}
-    if len(set(shapes.values())) > 1:
-        described = ", ".join(f"{n} {s}" for n, s in shapes.items())
-        raise ValueError(f"shapes must match, got {described}")
+def _images(**tensors: Tensor) -> None:
+    """Float tensors of one shape: integer images would cast the schedule's constants to
+    integers (sqrt(alpha_bar) -> 0) and give a silently wrong answer."""
+    checks.same_shape(**tensors)
+    for name, value in tensors.items():
+        checks.floating(value, name)
 
 
 def predict_x0(x_t: Tensor, eps: Tensor, alpha_bar_t: Tensor | float) -> Tensor:
@@ -180,7 +186,7 @@ def ddpm_step(
     noise z ~ N(0, I) is needed for t > 0 (pass torch.randn(x_t.shape, generator=g)); at
     t = 0 the variance is 0 and noise is ignored.
     """
-    _check_same_shape(x_t=x_t, eps=eps)
+    _images(x_t=x_t, eps=eps)
     # 1. the coefficients at t
     alpha_t = schedule.at(schedule.alphas, t, x_t)
     beta_t = schedule.at(schedule.betas, t, x_t)
@@ -195,7 +201,7 @@ def ddpm_step(
         raise ValueError(
             f"ddpm_step at t={t} adds noise: pass noise=torch.randn(x_t.shape, generator=g)"
         )
-    _check_same_shape(x_t=x_t, noise=noise)
+    _images(x_t=x_t, noise=noise)
     return mean + variance.sqrt() * noise
 
 
@@ -230,9 +236,8 @@ def ddim_step(
     eta = 0: deterministic (no noise needed); eta = 1: DDPM's variance. alpha_bar_prev = 1
     is the last step, to the clean image.
     """
-    _check_same_shape(x_t=x_t, eps=eps)
-    if not isinstance(eta, int | float) or eta < 0:
-        raise ValueError(f"eta must be a number >= 0 (0 = deterministic DDIM, 1 = DDPM), got {eta}")
+    _images(x_t=x_t, eps=eps)
+    checks.number(eta, "eta", minimum=0, hint="0 = deterministic DDIM, 1 = DDPM")
     alpha_bar_t = torch.as_tensor(alpha_bar_t, dtype=x_t.dtype, device=x_t.device)
     alpha_bar_prev = torch.as_tensor(alpha_bar_prev, dtype=x_t.dtype, device=x_t.device)
     if not bool(((alpha_bar_t > 0) & (alpha_bar_t < 1)).all()):
@@ -254,7 +259,7 @@ def ddim_step(
         raise ValueError(
             f"ddim_step with eta={eta} adds noise: pass noise=torch.randn(x_t.shape, generator=g)"
         )
-    _check_same_shape(x_t=x_t, noise=noise)
+    _images(x_t=x_t, noise=noise)
     return x_prev + sigma * noise
 
 
@@ -289,7 +294,8 @@ def cfg(eps_uncond: Tensor, eps_cond: Tensor, scale: float) -> Tensor:
     scale 0: the unconditional guess; 1: the conditional guess; > 1: pushed further away
     from "any digit" towards "this digit" (Ho & Salimans 2022, eq. 6, with w = scale - 1).
     """
-    _check_same_shape(eps_uncond=eps_uncond, eps_cond=eps_cond)
+    _images(eps_uncond=eps_uncond, eps_cond=eps_cond)
+    checks.number(scale, "scale", hint="the guidance scale, e.g. 3.0")
     return eps_uncond + scale * (eps_cond - eps_uncond)
 
 
@@ -322,17 +328,8 @@ def drop_condition(
 
 def check_guidance_scale(guidance_scale) -> None:
     """Raise unless guidance_scale is None or a real number >= 0."""
-    if guidance_scale is None:
-        return
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, int | float):
-        raise TypeError(
-            f"guidance_scale must be a number >= 0 (e.g. 3.0) or None, got {guidance_scale!r}"
-        )
-    if not guidance_scale >= 0 or math.isinf(guidance_scale):
-        raise ValueError(
-            f"guidance_scale must be a finite number >= 0 (0 = unconditional, 1 = conditional, "
-            f"> 1 = guided), got {guidance_scale}"
-        )
+    hint = "0 = unconditional, 1 = conditional, > 1 = guided, e.g. 3.0"
+    checks.number(guidance_scale, "guidance_scale", minimum=0, allow_none=True, hint=hint)
 
 
 def predict_noise(
@@ -415,8 +412,7 @@ def sample(
         timesteps = list(range(schedule.T - 1, -1, -1))
     else:
         timesteps = ddim_timesteps(schedule.T, schedule.T if steps is None else steps)
-    if not isinstance(eta, int | float) or eta < 0:
-        raise ValueError(f"eta must be a number >= 0, got {eta}")
+    checks.number(eta, "eta", minimum=0)
     check_guidance_scale(guidance_scale)
     if guidance_scale is not None and cond is None:
         raise ValueError("guidance_scale needs a condition to guide towards: pass cond=labels")

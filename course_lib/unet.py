@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from course_lib import checks
+
 
 @dataclass(frozen=True)
 class UNetConfig:
@@ -191,11 +193,8 @@ class UNet(nn.Module):
     def _check_inputs(self, x: Tensor, t: Tensor) -> Tensor:
         c = self.config
         expected = (c.channels, c.image_size, c.image_size)
-        if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(
-                f"this U-Net takes images of shape (B, {', '.join(map(str, expected))}), got {got}"
-            )
+        dtype = self.conv_out.weight.dtype
+        checks.batch(x, "noisy images x_t", expected, "this U-Net", dtype)  # any range
         if isinstance(t, int) or (isinstance(t, Tensor) and t.ndim == 0):
             t = torch.full((len(x),), int(t), device=x.device)
         if not isinstance(t, Tensor) or t.shape != (len(x),):

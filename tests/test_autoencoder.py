@@ -77,9 +77,9 @@ def test_slerp_endpoints_norm_and_errors():
 
 def test_bad_shapes_say_what_to_pass():
     model = VAE(SMALL)
-    with pytest.raises(ValueError, match=r"decodes latents of shape \(B, 4, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"decoder takes latents of shape \(B, 4, 8, 8\)"):
         model.decode(torch.zeros(1, 4, 16, 16))
-    with pytest.raises(ValueError, match=r"encodes images of shape \(B, 3, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"encoder takes images of shape \(B, 3, 32, 32\)"):
         model.encode(torch.zeros(1, 1, 28, 28))
     with pytest.raises(ValueError, match="divisible by 4"):
         VAEConfig(image_size=30)

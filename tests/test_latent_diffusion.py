@@ -45,7 +45,7 @@ def test_bad_prompts_raise_or_warn_clearly(pipe):
             pipe(["a large purple seven"], num_inference_steps=2)
     with pytest.raises(ValueError, match=">= 0"):
         pipe(["a large red seven"], guidance_scale=-1.0, num_inference_steps=2)
-    with pytest.raises(ValueError, match=r"decodes latents of shape \(B, 4, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"decoder takes latents of shape \(B, 4, 8, 8\)"):
         pipe.vae.decode(torch.zeros(1, 4, 4, 4))
 
 

@@ -71,7 +71,7 @@ def test_token_embeddings_condition_through_cross_attention():
 
 def test_bad_inputs_and_configs_raise_clear_errors():
     model = UNet(SMALL)
-    with pytest.raises(ValueError, match="images of shape"):
+    with pytest.raises(ValueError, match=r"takes noisy images x_t of shape \(B, 1, 8, 8\)"):
         model(torch.randn(2, 1, 9, 9), 3)
     with pytest.raises(ValueError, match="t must be"):
         model(torch.randn(2, 1, 8, 8), torch.tensor([1, 2, 3]))
