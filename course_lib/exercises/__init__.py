@@ -1,0 +1,157 @@
+"""Checks for the notebooks' exercises: each runs the student's answer against the library's
+reference on several inputs and prints ONE line that starts with
+
+- "Correct"   the answer matches on every input;
+- "Not yet"   the stub is unfinished (it still raises NotImplementedError, or the prediction
+              is still None): the notebook goes on with the library's reference;
+- "Not right" it runs but differs, with a hint that names the input, the shape or the value
+              that is off, and, where a known slip explains it, which term looks wrong.
+
+A check returns a `Result`; `result.use(mine, reference)` picks what the cells below should
+run with, so an unfinished exercise never stops the notebook. The checks of notebook NN live
+in `course_lib.exercises.nbNN`; this module holds the harness they share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+CORRECT, NOT_YET, NOT_RIGHT = "Correct", "Not yet", "Not right"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a check found: status is CORRECT, NOT_YET or NOT_RIGHT; message says why."""
+
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == CORRECT
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.message}"
+
+    def use(self, mine, reference, what: str = "the library's reference"):
+        """`mine` when the check passed, else `reference` (and say so), for the cells below."""
+        if self.passed:
+            return mine
+        print(f"(The cells below use {what} until this exercise says Correct.)")
+        return reference
+
+
+def report(status: str, message: str) -> Result:
+    """Print the one line and return it as a Result."""
+    result = Result(status, message)
+    print(result)
+    return result
+
+
+# A diagnosis looks at a wrong output and names the slip that explains it, or returns None.
+Diagnosis = Callable[[object, object, tuple], str | None]
+
+
+def close(a, b, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Outputs agree: tensors (shape, then values), numbers, or tuples/lists of those."""
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(close(x, y, atol, rtol) for x, y in zip(a, b, strict=True))
+    if isinstance(b, Tensor):
+        if not isinstance(a, Tensor) or a.shape != b.shape:
+            return False
+        return bool(torch.allclose(a.detach().double(), b.detach().double(), atol=atol, rtol=rtol))
+    if isinstance(a, bool | int | float | Tensor) and isinstance(b, int | float):
+        return abs(float(a) - float(b)) <= atol + rtol * abs(float(b))
+    return a == b
+
+
+def describe(value) -> str:
+    """A short description of an output: its shape for a tensor, its value otherwise."""
+    if isinstance(value, Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def mismatch(got, expected) -> str:
+    """Which shape or which value differs, in words."""
+    if isinstance(expected, Tensor):
+        if not isinstance(got, Tensor):
+            return f"it returned {describe(got)}, expected {describe(expected)}"
+        if got.shape != expected.shape:
+            return f"the output has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        diff = (got.detach().double() - expected.detach().double()).abs()
+        where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+        return (
+            f"the values differ: at index {where} yours is {float(got[where]):.5g}, the "
+            f"reference {float(expected[where]):.5g} (largest difference {float(diff.max()):.3g})"
+        )
+    return f"it returned {describe(got)}, expected {describe(expected)}"
+
+
+def compare(
+    mine: Callable,
+    reference: Callable,
+    cases: Sequence[tuple],
+    *,
+    name: str,
+    diagnose: Diagnosis | None = None,
+    atol: float = 1e-5,
+    labels: Sequence[str] | None = None,
+) -> Result:
+    """Run mine(*case) and reference(*case) for every case; the first difference decides.
+
+    name: what the student wrote, e.g. "your patchify"; labels: words for each case, e.g.
+    "digits, patch 7" (default "case 1", ...); diagnose(got, expected, case) may name the
+    slip behind a wrong output ("the square root is missing").
+    """
+    labels = labels or [f"case {i + 1}" for i in range(len(cases))]
+    for case, label in zip(cases, labels, strict=True):
+        expected = reference(*case)
+        try:
+            got = mine(*case)
+        except NotImplementedError:
+            return report(NOT_YET, f"{name} still raises NotImplementedError: fill in the stub")
+        except Exception as err:  # the student's code failed: say how, on which input
+            return report(NOT_RIGHT, f"{name} raised {type(err).__name__}: {err} (on {label})")
+        if not close(got, expected, atol=atol):
+            hint = diagnose(got, expected, case) if diagnose else None
+            detail = mismatch(got, expected)
+            return report(NOT_RIGHT, f"on {label}, {detail}" + (f". Hint: {hint}" if hint else ""))
+    return report(CORRECT, f"{name} matches the reference on all {len(cases)} inputs")
+
+
+def prediction(
+    answer,
+    measured: float,
+    *,
+    tolerance: float,
+    explanation: str,
+    relative: bool = False,
+) -> Result:
+    """Predict-then-measure: compare a number written down before the measurement.
+
+    A prediction within `tolerance` (absolute, or a fraction of the measured value when
+    relative) is Correct; None is Not yet; otherwise Not right. Either way `explanation`
+    says why the measured value is what it is.
+    """
+    if answer is None or answer is ...:
+        return report(NOT_YET, f"write your prediction first (the measurement is {measured:.4g})")
+    if isinstance(answer, bool) or not isinstance(answer, int | float):
+        return report(NOT_RIGHT, f"write a number, got {describe(answer)}")
+    allowed = tolerance * abs(measured) if relative else tolerance
+    verdict = CORRECT if abs(answer - measured) <= allowed else NOT_RIGHT
+    return report(verdict, f"you said {answer:.4g}, measured {measured:.4g}. {explanation}")
+
+
+def choice(answer, right, options: Sequence, *, explanation: str) -> Result:
+    """A multiple-choice prediction: `answer` must be one of `options`; `right` is correct."""
+    if answer is None or answer is ...:
+        return report(NOT_YET, f"pick one of {list(options)} first")
+    if answer not in options:
+        return report(NOT_RIGHT, f"{answer!r} is not one of {list(options)}")
+    verdict = CORRECT if answer == right else NOT_RIGHT
+    return report(verdict, f"you said {answer!r}, the answer is {right!r}. {explanation}")

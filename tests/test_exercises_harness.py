@@ -1,0 +1,60 @@
+"""The exercise harness: one line starting Correct / Not yet / Not right, never a crash."""
+
+import torch
+
+from course_lib import exercises
+
+
+def square(x):
+    return x**2
+
+
+def test_compare_says_correct_not_yet_and_not_right_with_the_input(capsys):
+    cases = [(torch.arange(3.0),), (torch.ones(2, 2),)]
+    assert exercises.compare(square, square, cases, name="yours").passed
+
+    def stub(x):
+        raise NotImplementedError("write it")
+
+    assert exercises.compare(stub, square, cases, name="yours").status == "Not yet"
+    wrong = exercises.compare(lambda x: x * 2, square, cases, name="yours", labels=["a", "b"])
+    assert wrong.status == "Not right" and "on a" in wrong.message and "index (0,)" not in ""
+    shaped = exercises.compare(lambda x: x.flatten() ** 2, square, cases[1:], name="yours")
+    assert "shape (4,), expected (2, 2)" in shaped.message
+    crashed = exercises.compare(lambda x: x.foo, square, cases, name="yours")
+    assert crashed.status == "Not right" and "AttributeError" in crashed.message
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "Correct",
+        "Not yet",
+        "Not right",
+        "Not right",
+        "Not right",
+    ]
+
+
+def test_diagnosis_names_the_slip():
+    def diagnose(got, expected, case):
+        return "the square is missing" if torch.allclose(got, case[0]) else None
+
+    result = exercises.compare(
+        lambda x: x, square, [(torch.arange(3.0),)], name="y", diagnose=diagnose
+    )
+    assert result.message.endswith("Hint: the square is missing")
+
+
+def test_prediction_and_choice():
+    assert exercises.prediction(None, 2.0, tolerance=0.1, explanation="").status == "Not yet"
+    assert exercises.prediction(2.05, 2.0, tolerance=0.1, explanation="").passed
+    assert exercises.prediction(3.0, 2.0, tolerance=0.1, explanation="").status == "Not right"
+    assert exercises.prediction(110, 100, tolerance=0.2, relative=True, explanation="").passed
+    assert exercises.prediction("2", 2.0, tolerance=0.1, explanation="").status == "Not right"
+    assert exercises.choice(None, "a", ["a", "b"], explanation="").status == "Not yet"
+    assert exercises.choice("b", "a", ["a", "b"], explanation="").status == "Not right"
+    assert exercises.choice("a", "a", ["a", "b"], explanation="").passed
+
+
+def test_use_falls_back_to_the_reference(capsys):
+    not_yet = exercises.Result("Not yet", "")
+    assert not_yet.use(len, sum) is sum and "reference" in capsys.readouterr().out
+    assert exercises.Result("Correct", "").use(len, sum) is len
