@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib import data
+from course_lib.transformer import Block
 
 PAD, END, UNKNOWN = "<pad>", "<end>", "<unk>"  # ids 0, 1, 2 in every vocabulary
 SPECIAL_TOKENS = (PAD, END, UNKNOWN)
@@ -247,16 +248,8 @@ class TextEncoder(nn.Module):
         self.tokenizer = Tokenizer(c.vocab, c.context_length)
         self.token_embed = nn.Embedding(len(c.vocab), c.dim)
         self.pos_embed = nn.Parameter(torch.randn(1, c.context_length, c.dim) * 0.02)
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                c.dim,
-                c.heads,
-                dim_feedforward=c.mlp_dim,
-                dropout=0.0,
-                activation="gelu",
-                batch_first=True,
-                norm_first=True,  # pre-norm, like the ViT blocks of notebook 01
-            )
+        self.blocks = nn.ModuleList(  # pre-norm, the ViT's block, with a bias on q, k, v
+            Block(dim=c.dim, heads=c.heads, mlp_dim=c.mlp_dim, qkv_bias=True)
             for _ in range(c.depth)
         )
         self.norm = nn.LayerNorm(c.dim)
@@ -279,14 +272,14 @@ class TextEncoder(nn.Module):
     def hidden_states(self, token_ids: Tensor) -> tuple[Tensor, Tensor]:
         """Token ids (B, L) -> (hidden states (B, L, D_text), padding mask (B, L) bool).
 
-        The mask is True at <pad> positions, the ones to ignore (what torch's
+        The mask is True at <pad> positions, the ones to ignore (what `transformer.Block`'s
         key_padding_mask wants). States at real tokens do not depend on the padding.
         """
         self._check_ids(token_ids)
         padding = token_ids == self.tokenizer.pad_id  # (B, L)
         h = self.token_embed(token_ids) + self.pos_embed  # (B, L, D_text)
         for block in self.blocks:
-            h = block(h, src_key_padding_mask=padding)
+            h = block(h, key_padding_mask=padding)  # no word reads a <pad>
         return self.norm(h), padding
 
     def forward(self, token_ids: Tensor) -> Tensor:
