@@ -6,7 +6,6 @@ import tiny
 import torch
 
 from course_lib import caption_judge, data, diffusion
-from course_lib.clip import UnknownWordWarning
 from course_lib.latent_diffusion import (
     TextConditioned,
     activation_numbers,
@@ -14,6 +13,7 @@ from course_lib.latent_diffusion import (
     prompt_token_ids,
 )
 from course_lib.recipes.ldm_digits import drop_prompts
+from course_lib.tokenizer import UnknownWordWarning
 from course_lib.unet import UNet, UNetConfig
 
 
