@@ -1,7 +1,8 @@
 """Patches to Pixels: the library behind the course notebooks.
 
 Layers, each importing only those before it:
-data -> models (vit, clip, unet, autoencoder) -> diffusion maths -> pipelines.
+data -> blocks (transformer) -> models (vit, tokenizer + clip, unet, autoencoder; zero_shot
+uses a trained clip) -> diffusion maths -> pipelines.
 `config`, `train` and `checkpoints` serve them all.
 """
 

@@ -3,10 +3,12 @@ Transferable Visual Models From Natural Language Supervision").
 
 Both encoders end in one shared space of L2-normalised D-vectors; a caption and its image
 should point the same way. Training pushes the B x B cosine-similarity matrix of a batch
-toward its diagonal with a symmetric cross-entropy (`clip_loss`).
+toward its diagonal with a symmetric cross-entropy (`clip_loss`). The words become ids in
+`course_lib.tokenizer`; zero-shot classification and retrieval with a trained CLIP are in
+`course_lib.zero_shot`.
 
 Letters: B batch, L tokens per caption (context length), V vocabulary size, D shared
-embedding width, D_text text-encoder width, K classes, C channels, H x W pixels.
+embedding width, D_text text-encoder width, C channels, H x W pixels.
 
 The text encoder stands on its own (`CLIP.text_encoder`, a `TextEncoder` built from its
 own `TextEncoderConfig`, carrying its tokenizer), for a model that attends to words
@@ -26,123 +28,17 @@ round-trip it alone.
 from __future__ import annotations
 
 import math
-import re
-import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib import data
-
-PAD, END, UNKNOWN = "<pad>", "<end>", "<unk>"  # ids 0, 1, 2 in every vocabulary
-SPECIAL_TOKENS = (PAD, END, UNKNOWN)
-
-
-# ---------------------------------------------------------------------------------------
-# Tokenizer: words -> integer ids
-
-
-def words_of(text: str) -> list[str]:
-    """Lower-case words of a caption, punctuation dropped: "A red Seven!" -> [a, red, seven]."""
-    if not isinstance(text, str):
-        raise TypeError(f"a caption must be a string, got {type(text).__name__}")
-    return re.findall(r"[a-z0-9]+", text.lower())
-
-
-def build_vocab(captions: list[str]) -> tuple[str, ...]:
-    """The special tokens, then every word in `captions` in alphabetical order."""
-    words = sorted({w for text in captions for w in words_of(text)})
-    return SPECIAL_TOKENS + tuple(words)
-
-
-class UnknownWordWarning(UserWarning):
-    """A prompt used words the tokenizer never saw in training; they became <unk>."""
-
-
-class Tokenizer:
-    """Word-level tokenizer: each known word is one id, then <end>, then <pad> up to L.
-
-    Unknown words become <unk> and are reported (a warning by default, or an error with
-    unknown="raise"), never silently dropped.
-    """
-
-    def __init__(self, vocab: tuple[str, ...], context_length: int):
-        if tuple(vocab[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
-            raise ValueError(
-                f"a vocabulary starts with {SPECIAL_TOKENS}; use build_vocab(captions)"
-            )
-        self.vocab = tuple(vocab)
-        self.context_length = context_length
-        self.ids = {word: i for i, word in enumerate(self.vocab)}
-        self.pad_id, self.end_id, self.unknown_id = (self.ids[t] for t in SPECIAL_TOKENS)
-
-    def __len__(self) -> int:
-        return len(self.vocab)
-
-    def unknown_words(self, text: str) -> list[str]:
-        """The words of `text` that are not in the vocabulary."""
-        return [w for w in words_of(text) if w not in self.ids]
-
-    def encode(self, captions: list[str] | str, unknown: str = "warn") -> Tensor:
-        """Captions -> token ids (B, L) int64: words, <end>, then <pad>.
-
-        unknown: "warn" (map to <unk> and warn), "raise" (ValueError) or "ignore" (map to
-        <unk> quietly; the caller reports them, e.g. a widget's status line).
-        """
-        if unknown not in ("warn", "raise", "ignore"):
-            raise ValueError(f"unknown={unknown!r}; pass 'warn', 'raise' or 'ignore'")
-        if isinstance(captions, str):
-            captions = [captions]
-        if not isinstance(captions, (list, tuple)) or not captions:
-            raise ValueError("pass a non-empty list of captions, e.g. ['a large red seven']")
-        ids = torch.full((len(captions), self.context_length), self.pad_id, dtype=torch.long)
-        unseen = []
-        for row, text in enumerate(captions):
-            words = words_of(text)
-            if not words:
-                raise ValueError(f"caption {row} ({text!r}) has no words; type a prompt")
-            if len(words) + 1 > self.context_length:
-                raise ValueError(
-                    f"caption {text!r} has {len(words)} words; at most "
-                    f"{self.context_length - 1} fit (one slot is kept for <end>)"
-                )
-            unseen += [w for w in words if w not in self.ids]
-            tokens = [self.ids.get(w, self.unknown_id) for w in words] + [self.end_id]
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-        if unseen and unknown != "ignore":
-            message = (
-                f"words not in the vocabulary became {UNKNOWN}: {sorted(set(unseen))}; "
-                f"known words: {', '.join(self.vocab[len(SPECIAL_TOKENS) :])}"
-            )
-            if unknown == "raise":
-                raise ValueError(message)
-            warnings.warn(message, UnknownWordWarning, stacklevel=2)
-        return ids
-
-    def decode(self, token_ids: Tensor) -> list[str]:
-        """Token ids (B, L) -> captions, stopping at <end>; <unk> stays visible."""
-        out = []
-        for row in token_ids.tolist():
-            words = []
-            for i in row:
-                if i == self.end_id:
-                    break
-                if i != self.pad_id:
-                    words.append(self.vocab[i])
-            out.append(" ".join(words))
-        return out
-
+from course_lib.tokenizer import SPECIAL_TOKENS, Tokenizer, digit_caption_vocab
+from course_lib.transformer import Block
 
 # ---------------------------------------------------------------------------------------
 # Configs
-
-
-def digit_caption_vocab() -> tuple[str, ...]:
-    """The vocabulary of the captioned digits: specials + the 20 words of all 300 captions."""
-    return build_vocab(data.all_captions()[0])
 
 
 @dataclass(frozen=True)
@@ -247,16 +143,8 @@ class TextEncoder(nn.Module):
         self.tokenizer = Tokenizer(c.vocab, c.context_length)
         self.token_embed = nn.Embedding(len(c.vocab), c.dim)
         self.pos_embed = nn.Parameter(torch.randn(1, c.context_length, c.dim) * 0.02)
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                c.dim,
-                c.heads,
-                dim_feedforward=c.mlp_dim,
-                dropout=0.0,
-                activation="gelu",
-                batch_first=True,
-                norm_first=True,  # pre-norm, like the ViT blocks of notebook 01
-            )
+        self.blocks = nn.ModuleList(  # pre-norm, the ViT's block, with a bias on q, k, v
+            Block(dim=c.dim, heads=c.heads, mlp_dim=c.mlp_dim, qkv_bias=True)
             for _ in range(c.depth)
         )
         self.norm = nn.LayerNorm(c.dim)
@@ -279,14 +167,14 @@ class TextEncoder(nn.Module):
     def hidden_states(self, token_ids: Tensor) -> tuple[Tensor, Tensor]:
         """Token ids (B, L) -> (hidden states (B, L, D_text), padding mask (B, L) bool).
 
-        The mask is True at <pad> positions, the ones to ignore (what torch's
+        The mask is True at <pad> positions, the ones to ignore (what `transformer.Block`'s
         key_padding_mask wants). States at real tokens do not depend on the padding.
         """
         self._check_ids(token_ids)
         padding = token_ids == self.tokenizer.pad_id  # (B, L)
         h = self.token_embed(token_ids) + self.pos_embed  # (B, L, D_text)
         for block in self.blocks:
-            h = block(h, src_key_padding_mask=padding)
+            h = block(h, key_padding_mask=padding)  # no word reads a <pad>
         return self.norm(h), padding
 
     def forward(self, token_ids: Tensor) -> Tensor:
@@ -394,7 +282,7 @@ def clip_loss(image_emb: Tensor, text_emb: Tensor, logit_scale: Tensor | float) 
 
 
 # ---------------------------------------------------------------------------------------
-# Using a trained CLIP: embeddings in batches, zero-shot, retrieval
+# Using a trained CLIP: embeddings in batches (zero-shot and retrieval: `zero_shot`)
 
 
 @torch.no_grad()
@@ -416,89 +304,3 @@ def embed_texts(model: CLIP, captions: list[str], unknown: str = "warn") -> Tens
     out = model.encode_text(model.tokenize(list(captions), unknown=unknown)).cpu()
     model.train(was_training)
     return out
-
-
-ATTRIBUTES = {"digit": data.DIGIT_WORDS, "color": data.COLOR_NAMES, "layout": data.LAYOUTS}
-
-
-def ensemble_prompts(attribute: str) -> list[list[str]]:
-    """For each class of `attribute` ("digit", "color" or "layout"), every caption that names
-    it: a digit's 30 captions over all colors and layouts, a color's 50, a layout's 60."""
-    if attribute not in ATTRIBUTES:
-        raise ValueError(f"unknown attribute {attribute!r}; pass one of {list(ATTRIBUTES)}")
-    captions, attributes = data.all_captions()
-    values = attributes[attribute]
-    return [
-        [c for c, v in zip(captions, values, strict=True) if v == k]
-        for k in range(len(ATTRIBUTES[attribute]))
-    ]
-
-
-def class_embeddings(model: CLIP, prompts_per_class: list[list[str]]) -> Tensor:
-    """Prompt ensembling: each class's prompt embeddings averaged, renormalised -> (K, D)."""
-    if not prompts_per_class or any(not p for p in prompts_per_class):
-        raise ValueError("give at least one prompt for every class")
-    rows = [embed_texts(model, prompts).mean(dim=0) for prompts in prompts_per_class]
-    return F.normalize(torch.stack(rows), dim=-1)  # (K, D)
-
-
-def zero_shot_predict(
-    model: CLIP,
-    images: Tensor,
-    attribute: str = "digit",
-    image_emb: Tensor | None = None,
-) -> Tensor:
-    """The class of each image from prompts alone: argmax of cosine to each class's ensemble
-    embedding -> (N,) int64. Pass image_emb (N, D) to skip re-encoding the images."""
-    classes = class_embeddings(model, ensemble_prompts(attribute))  # (K, D)
-    image_emb = embed_images(model, images) if image_emb is None else image_emb
-    return (image_emb @ classes.T).argmax(dim=1)  # (N,)
-
-
-def recall_at_k(similarity: Tensor, relevant: Tensor, k: int) -> float:
-    """Share of queries (rows) with a relevant candidate among their k most similar.
-
-    similarity: (Q, N) scores; relevant: (Q, N) bool, True where candidate n answers query q.
-    """
-    if similarity.shape != relevant.shape:
-        raise ValueError(f"similarity {similarity.shape} and relevant {relevant.shape} differ")
-    if not 1 <= k <= similarity.shape[1]:
-        raise ValueError(f"k must be between 1 and {similarity.shape[1]}, got {k}")
-    top = similarity.topk(k, dim=1).indices  # (Q, k)
-    return relevant.gather(1, top).any(dim=1).float().mean().item()
-
-
-def caption_index(attributes: dict[str, np.ndarray]) -> np.ndarray:
-    """Where each image's caption sits in `data.all_captions()` (digit-major order) -> (N,)."""
-    n_colors, n_layouts = len(data.COLOR_NAMES), len(data.LAYOUTS)
-    digit, color, layout = (np.asarray(attributes[k]) for k in ("digit", "color", "layout"))
-    return (digit * n_colors + color) * n_layouts + layout
-
-
-@torch.no_grad()
-def evaluate(model: CLIP, images: Tensor, attributes: dict[str, np.ndarray]) -> dict[str, float]:
-    """Zero-shot accuracy per attribute, the exact caption among all 300, and retrieval recall.
-
-    image-to-text: rank all 300 captions for each image (recall@1 = exact caption accuracy).
-    text-to-image: each caption present in the set ranks the images; a hit is any image with
-    that exact caption among the top k.
-    """
-    image_emb = embed_images(model, images)  # (N, D)
-    metrics = {}
-    for attribute in ATTRIBUTES:
-        predicted = zero_shot_predict(model, images, attribute, image_emb=image_emb).numpy()
-        metrics[f"zero_shot_{attribute}"] = float((predicted == attributes[attribute]).mean())
-    captions, _ = data.all_captions()
-    text_emb = embed_texts(model, captions)  # (300, D)
-    truth = torch.from_numpy(caption_index(attributes))  # (N,)
-    similarity = image_emb @ text_emb.T  # (N, 300)
-    relevant = F.one_hot(truth, len(captions)).bool()  # (N, 300)
-    for k in (1, 5):
-        metrics[f"image_to_text_recall@{k}"] = recall_at_k(similarity, relevant, k)
-    present = truth.unique()  # captions that some image in the set carries
-    for k in (1, 5):
-        metrics[f"text_to_image_recall@{k}"] = recall_at_k(
-            similarity.T[present], relevant.T[present], k
-        )
-    metrics["exact_caption"] = metrics["image_to_text_recall@1"]
-    return metrics

@@ -65,10 +65,7 @@ def judge(
         images = images * 2 - 1
     labels, confidence, features = [], [], []
     for chunk in images.split(batch_size):
-        h = model.tokens(chunk)  # (B, T, D)
-        for block in model.blocks:
-            h, _ = block(h)
-        cls = model.norm(h[:, 0])  # (B, D)
+        cls = model.features(chunk)  # (B, D): the normed CLS token
         probs = model.head(cls).softmax(-1)  # (B, 10)
         top = probs.max(-1)
         labels.append(top.indices)

@@ -13,6 +13,8 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from course_lib.transformer import Block
+
 
 def _check_images(images: Tensor, patch_size: int) -> None:
     if not isinstance(images, Tensor):
@@ -89,50 +91,6 @@ class ViTConfig:
         return (self.image_size // self.patch_size) ** 2
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention: softmax(Q K^T / sqrt(d)) V, with the softmax a named module."""
-
-    def __init__(self, *, dim: int, heads: int, dropout: float = 0.0):
-        super().__init__()
-        self.heads = heads
-        self.scale = (dim // heads) ** -0.5  # 1 / sqrt(d)
-        self.to_qkv = nn.Linear(dim, 3 * dim, bias=False)
-        self.attend = nn.Softmax(dim=-1)
-        self.dropout = nn.Dropout(dropout)
-        self.to_out = nn.Linear(dim, dim)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """x (B, T, D) -> (output (B, T, D), attention weights (B, h, T, T))."""
-        q, k, v = rearrange(
-            self.to_qkv(x), "b t (three h d) -> three b h t d", three=3, h=self.heads
-        )
-        weights = self.attend(q @ k.transpose(-1, -2) * self.scale)  # (B, h, T, T), rows sum to 1
-        out = self.dropout(weights) @ v  # (B, h, T, d)
-        return self.to_out(rearrange(out, "b h t d -> b t (h d)")), weights
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block: x + attention(norm(x)), then x + MLP(norm(x))."""
-
-    def __init__(self, *, dim: int, heads: int, mlp_dim: int, dropout: float = 0.0):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim=dim, heads=heads, dropout=dropout)
-        self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(
-            nn.Linear(dim, mlp_dim),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(mlp_dim, dim),
-        )
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        attended, weights = self.attn(self.norm1(x))
-        x = x + attended
-        x = x + self.mlp(self.norm2(x))
-        return x, weights  # (B, T, D), (B, h, T, T)
-
-
 class ViT(nn.Module):
     """Patches -> linear embedding -> [CLS] + position embeddings -> blocks -> class logits."""
 
@@ -168,15 +126,30 @@ class ViT(nn.Module):
         cls = self.cls_token.expand(len(x), -1, -1)  # (B, 1, D)
         return torch.cat([cls, tokens], dim=1) + self.pos_embed  # (B, T, D)
 
-    def forward(self, x: Tensor, return_attention: bool = False):
-        """Logits (B, classes); with return_attention, also a list over layers of (B, h, T, T)."""
-        h = self.tokens(x)
+    def _run_blocks(self, h: Tensor, return_attention: bool) -> tuple[Tensor, list[Tensor]]:
+        """Tokens (B, T, D) through every block -> (B, T, D), and each block's weights if asked."""
         attentions = []
         for block in self.blocks:
-            h, weights = block(h)
-            attentions.append(weights)
-        logits = self.head(self.norm(h[:, 0]))  # classify from the CLS token
-        return (logits, attentions) if return_attention else logits
+            if return_attention:
+                h, weights = block(h, return_attention=True)  # weights (B, h, T, T)
+                attentions.append(weights)
+            else:
+                h = block(h)
+        return h, attentions
+
+    def features(self, x: Tensor, return_attention: bool = False):
+        """The pre-head representation: the CLS token after the final norm (B, D); with
+        return_attention, also a list over layers of (B, h, T, T)."""
+        h, attentions = self._run_blocks(self.tokens(x), return_attention)
+        cls = self.norm(h[:, 0])  # (B, D): the classifier reads the CLS token
+        return (cls, attentions) if return_attention else cls
+
+    def forward(self, x: Tensor, return_attention: bool = False):
+        """Logits (B, classes); with return_attention, also a list over layers of (B, h, T, T)."""
+        if return_attention:
+            cls, attentions = self.features(x, return_attention=True)
+            return self.head(cls), attentions
+        return self.head(self.features(x))
 
     def hidden_states(self, x: Tensor) -> list[Tensor]:
         """Tokens between blocks: a list of depth + 1 tensors (B, T, D).
@@ -186,7 +159,7 @@ class ViT(nn.Module):
         """
         states = [self.tokens(x)]
         for block in self.blocks:
-            states.append(block(states[-1])[0])
+            states.append(block(states[-1]))
         return states
 
 

@@ -6,13 +6,13 @@ import tiny
 import torch
 
 from course_lib import caption_judge, data, diffusion
-from course_lib.clip import UnknownWordWarning
 from course_lib.latent_diffusion import (
     TextConditioned,
     activation_numbers,
     null_token_ids,
     prompt_token_ids,
 )
+from course_lib.tokenizer import UnknownWordWarning
 from course_lib.unet import UNet, UNetConfig
 
 

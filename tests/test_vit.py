@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_lib import vit
+from course_lib import transformer, vit
 
 
 def test_patchify_order_is_row_major_and_p1_p2_c():
@@ -59,10 +59,42 @@ def test_vit_shapes_and_attention_rows_sum_to_one():
 
 def test_attention_matches_softmax_of_scaled_dot_products():
     torch.manual_seed(0)
-    attn = vit.Attention(dim=16, heads=2)
+    attn = transformer.Attention(dim=16, heads=2)
     x = torch.randn(1, 5, 16)
     _, weights = attn(x)
     q, k, _ = attn.to_qkv(x).chunk(3, dim=-1)
     q0, k0 = q[..., :8], k[..., :8]  # head 0 takes the first d = 8 features
     expected = torch.softmax(q0 @ k0.transpose(-1, -2) / 8**0.5, dim=-1)
     assert torch.allclose(weights[:, 0], expected, atol=1e-6)
+
+
+def test_features_are_the_normed_cls_token_the_head_reads():
+    torch.manual_seed(0)
+    model = vit.ViT(vit.ViTConfig(dim=32, depth=2, heads=4, mlp_dim=64)).eval()
+    x = torch.randn(3, 1, 28, 28)
+    features = model.features(x)
+    assert features.shape == (3, 32)
+    assert torch.allclose(features, model.norm(model.hidden_states(x)[-1][:, 0]), atol=1e-6)
+    assert torch.equal(model(x), model.head(features))
+    same, attentions = model.features(x, return_attention=True)
+    assert torch.allclose(same, features, atol=1e-6) and len(attentions) == 2
+
+
+def test_vit_blocks_keep_the_parameter_names_of_the_shipped_checkpoint():
+    names = set(vit.ViT(vit.ViTConfig(depth=1)).state_dict())
+    assert {n for n in names if n.startswith("blocks.")} == {
+        f"blocks.0.{n}"
+        for n in (
+            "norm1.weight",
+            "norm1.bias",
+            "attn.to_qkv.weight",
+            "attn.to_out.weight",
+            "attn.to_out.bias",
+            "norm2.weight",
+            "norm2.bias",
+            "mlp.0.weight",
+            "mlp.0.bias",
+            "mlp.3.weight",
+            "mlp.3.bias",
+        )
+    }

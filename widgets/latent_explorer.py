@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
-from course_lib import clip, diffusion
+from course_lib import diffusion, tokenizer
 from course_lib.autoencoder import slerp
 from widgets import frames
 from widgets.denoising_scrubber import trajectory_frame
@@ -143,7 +143,7 @@ def generate(
     any unknown-word warnings the tokenizer raised). "" is the unconditional prompt.
     """
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", clip.UnknownWordWarning)
+        warnings.simplefilter("always", tokenizer.UnknownWordWarning)
         _, trajectory = pipe(
             [prompt] * images,
             num_inference_steps=steps,
@@ -154,7 +154,7 @@ def generate(
         )
     unknown = []
     for w in caught:
-        if issubclass(w.category, clip.UnknownWordWarning):
+        if issubclass(w.category, tokenizer.UnknownWordWarning):
             unknown.append(str(w.message))
         else:  # not ours to swallow
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -7,8 +7,10 @@ import time
 import torch
 
 from course_lib import config, data, train
-from course_lib.clip import CLIP, CLIPConfig, build_vocab, evaluate
+from course_lib.clip import CLIP, CLIPConfig
 from course_lib.recipes import Row
+from course_lib.tokenizer import build_vocab
+from course_lib.zero_shot import evaluate
 
 NAME = "clip-digits"
 HALF = True  # ~0.3M parameters; fp16 weights score the same as fp32
