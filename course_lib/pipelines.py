@@ -315,3 +315,104 @@ def load(name: str, device: str | torch.device = "cpu") -> DiffusionPipeline:
     if name not in shipped:
         raise ValueError(f"unknown checkpoint {name!r}; shipped: {', '.join(shipped)}")
     return pipeline_class(name).from_checkpoint(name, device=device)
+
+
+class VLMPipeline:
+    """A tiny vision-language model, ready to ask: images in [0, 1] (what every pipeline
+    here returns, so an ldm-digits image can be asked about directly) and questions ->
+    answers, by greedy decoding with a key/value cache.
+
+        pipe = pipelines.load("vlm-digits")
+        pipe(images, "what digit is this?")   # ["seven", ...], one answer per image
+        pipe(images, ["describe the image.", "where is the digit?"])   # one question each
+    """
+
+    def __init__(self, model, name: str = "custom"):
+        self.model = model.eval()
+        self.name = name
+
+    @classmethod
+    def from_checkpoint(cls, name: str, device: str | torch.device = "cpu") -> VLMPipeline:
+        """The VLM of shipped checkpoint NAME: vision encoder, adapter and language model."""
+        return cls(checkpoints.load_pretrained(name, device=device), name=name)
+
+    def __repr__(self) -> str:
+        c = self.model.config
+        return (
+            f"VLMPipeline({self.name!r}, {c.image_size}x{c.image_size} images, patch "
+            f"{c.patch_size}: {c.num_image_tokens} image tokens)"
+        )
+
+    def check_images(self, images) -> Tensor:
+        """(B, C, H, W) float in [0, 1] -> the model's [-1, 1], or a ValueError/TypeError."""
+        c = self.model.config
+        shape = f"(B, {c.channels}, {c.image_size}, {c.image_size})"
+        if not isinstance(images, Tensor):
+            raise TypeError(f"images must be a torch.Tensor {shape} in [0, 1], got {type(images)}")
+        if not images.dtype.is_floating_point:
+            raise TypeError(
+                f"images are {images.dtype}; pass floats in [0, 1] (uint8 pixels: x.float() / 255)"
+            )
+        if images.ndim != 4 or tuple(images.shape[1:]) != (c.channels, c.image_size, c.image_size):
+            raise ValueError(
+                f"images must have shape {shape}, got {tuple(images.shape)}; "
+                "for one image use image.unsqueeze(0)"
+            )
+        if len(images) == 0:
+            raise ValueError(f"pass at least one image {shape}")
+        low, high = float(images.min()), float(images.max())
+        if not (-1e-3 <= low and high <= 1 + 1e-3):
+            raise ValueError(
+                f"images must lie in [0, 1] (what the pipelines return), got [{low:.3g}, "
+                f"{high:.3g}]; map the models' [-1, 1] with (x + 1) / 2"
+            )
+        return images.clamp(0, 1) * 2 - 1
+
+    def check_questions(self, questions, count: int) -> list[str]:
+        """A string (asked of every image) or a list of `count` strings -> a list."""
+        if isinstance(questions, str):
+            return [questions] * count
+        if not isinstance(questions, list | tuple) or not questions:
+            raise ValueError("questions must be a string or a non-empty list of strings")
+        if not all(isinstance(q, str) for q in questions):
+            raise TypeError(f"every question must be a string, got {questions!r}"[:200])
+        if len(questions) != count:
+            raise ValueError(
+                f"{len(questions)} questions for {count} images: pass one question per "
+                "image, or a single string to ask every image the same"
+            )
+        return list(questions)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        images: Tensor,
+        questions: str | list[str],
+        max_new_tokens: int = 12,
+        generator: torch.Generator | None = None,
+        *,
+        return_attention: bool = False,
+    ):
+        """Answers, one string per image; with return_attention also, per image, the
+        attention from each generated word to the patches, (words, h, w) with h = w =
+        image_size / patch_size (mean over layers and heads).
+
+        generator: accepted like every pipeline's; greedy decoding draws no randomness.
+        """
+        check_generator(generator)
+        x = self.check_images(images)
+        questions = self.check_questions(questions, len(x))
+        limit = self.model.config.answer_length
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
+            raise TypeError(f"max_new_tokens must be an int in 1..{limit}, got {max_new_tokens!r}")
+        question_ids = self.model.encode_questions(questions)
+        out = self.model.generate(
+            x.to(self.model.device), question_ids, max_new_tokens, return_attention=True
+        )
+        answers = self.model.decode(out.token_ids)
+        if not return_attention:
+            return answers
+        side = self.model.config.image_size // self.model.config.patch_size
+        maps = out.attention.cpu().unflatten(-1, (side, side))  # (B, T, h, w)
+        lengths = [len(a.split()) for a in answers]
+        return answers, [m[:n] for m, n in zip(maps, lengths, strict=True)]

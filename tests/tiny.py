@@ -36,3 +36,22 @@ def text_to_image(make_denoiser=None) -> pipelines.TextToImagePipeline:
     else:
         denoiser = make_denoiser(unet, text, schedule)
     return pipelines.TextToImagePipeline(denoiser, VAE(VAEConfig(width=16)), schedule, name="tiny")
+
+
+def vlm(patch_size: int = 8) -> pipelines.VLMPipeline:
+    """A VLM pipeline with a 1-block ViT and a 2-block language model, seeded, untrained."""
+    from course_lib.vlm import VLM, VLMConfig
+
+    torch.manual_seed(0)
+    config = VLMConfig(
+        patch_size=patch_size,
+        vision_dim=16,
+        vision_depth=1,
+        vision_heads=2,
+        vision_mlp_dim=32,
+        dim=16,
+        depth=2,
+        heads=2,
+        mlp_dim=32,
+    )
+    return pipelines.VLMPipeline(VLM(config), name="tiny")
