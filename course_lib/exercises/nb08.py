@@ -1,0 +1,163 @@
+"""Checks for notebook 08's exercises (a tiny VLM). Each prints one line: Correct, Not yet
+or Not right (with a hint), and returns a `Result`.
+
+    check_answer_targets(my_answer_targets)   the answer-only loss mask
+    check_adapter(make_adapter)               the MLP from patch width to word width
+    check_screenshot_tokens(prediction)       predict-then-measure an image's token bill
+    check_causal_mask(my_causal_mask)         find the bug in a KV-cache step's mask
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from course_lib import exercises, transformer, vlm
+from course_lib.exercises import NOT_RIGHT, NOT_YET, Result, report
+
+# ---------------------------------------------------------------------------------------
+# 1. The answer-only targets
+
+
+def _target_cases() -> list[tuple]:
+    pad, end = 0, 1
+    q1 = torch.tensor([[pad, pad, 7, 8, end], [pad, 5, 6, 9, end]])
+    a1 = torch.tensor([[4, end, pad, pad], [3, 4, 5, end]])
+    q2 = torch.tensor([[9, end]])
+    a2 = torch.tensor([[6, 6, end]])
+    return [(q1, a1, 4), (q2, a2, 1), (q1, a1, 16)]
+
+
+def _diagnose_targets(got, expected, case) -> str | None:
+    if not isinstance(got, Tensor) or got.shape != expected.shape:
+        return "one target per position but the last: (B, N + L_q + L_a - 1)"
+    question, answer, n = case
+    start = n + question.shape[1] - 1
+    if torch.equal(got[:, start + 1 :], expected[:, start:-1]):
+        return "off by one: the question's <end> (position N + L_q - 1) predicts the first word"
+    if (got[:, :start] != vlm.IGNORE).any():
+        return "image and question positions must be IGNORE: the loss scores the answer only"
+    if (got == 0).any():
+        return "<pad> (id 0) after the answer's <end> is no target either: make it IGNORE"
+    return None
+
+
+def check_answer_targets(my_answer_targets) -> Result:
+    """my_answer_targets(question_ids, answer_ids, num_image_tokens) -> (B, S - 1) targets."""
+    return exercises.compare(
+        my_answer_targets,
+        vlm.answer_targets,
+        _target_cases(),
+        name="your answer_targets",
+        diagnose=_diagnose_targets,
+        labels=["2 questions, 4 image tokens", "1 question, 1 image token", "16 image tokens"],
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# 2. The adapter
+
+
+def _adapter_problem(adapter, vision_dim: int, dim: int) -> str | None:
+    """What is wrong with an adapter from width vision_dim to dim, or None."""
+    if not isinstance(adapter, nn.Module):
+        return f"make_adapter must return an nn.Module, got {type(adapter).__name__}"
+    x = torch.randn(2, 16, vision_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        y = adapter(x)
+        if not isinstance(y, Tensor) or y.shape != (2, 16, dim):
+            got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
+            return f"(2, 16, {vision_dim}) patch tokens must become (2, 16, {dim}), got {got}"
+        moved = x.clone()
+        moved[:, 0] += 1.0
+        if not torch.allclose(adapter(moved)[:, 1:], y[:, 1:], atol=1e-6):
+            return "each patch token is mapped on its own: changing token 0 moved the others"
+        a, b = x[:, :1], x[:, 1:2]
+        zero = torch.zeros_like(a)
+        if torch.allclose(
+            adapter(a + b) - adapter(a) - adapter(b) + adapter(zero), zero[..., :1], atol=1e-5
+        ):
+            return "it is linear: LLaVA-1.5's projector puts a GELU between two Linear layers"
+    expected = 2 * dim + vision_dim * dim + dim * dim  # two Linear layers with biases
+    count = sum(p.numel() for p in adapter.parameters())
+    if count != expected:
+        layers = f"Linear({vision_dim}, {dim}), GELU, Linear({dim}, {dim})"
+        return f"it has {count:,} parameters; {layers} has {expected:,}"
+    return None
+
+
+def check_adapter(make_adapter) -> Result:
+    """make_adapter(vision_dim, dim) -> a module mapping (B, N, vision_dim) to (B, N, dim)."""
+    for vision_dim, dim in ((64, 64), (48, 96)):
+        try:
+            adapter = make_adapter(vision_dim, dim)
+            problem = _adapter_problem(adapter, vision_dim, dim)
+        except NotImplementedError:
+            return report(
+                NOT_YET, "make_adapter still raises NotImplementedError: fill in the stub"
+            )
+        except Exception as err:
+            return report(
+                NOT_RIGHT, f"make_adapter({vision_dim}, {dim}) raised {type(err).__name__}: {err}"
+            )
+        if problem:
+            return report(NOT_RIGHT, f"make_adapter({vision_dim}, {dim}): {problem}")
+    return report(exercises.CORRECT, "your adapter is a per-token MLP of the right widths")
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Predict, then measure: the token bill of a screenshot
+
+
+def check_screenshot_tokens(prediction) -> Result:
+    """How many image tokens a 1024 x 1024 screenshot costs at 14-pixel patches."""
+    measured = vlm.image_token_count(1024, 14)
+    return exercises.prediction(
+        prediction,
+        measured,
+        tolerance=0.1,
+        relative=True,
+        explanation=(
+            f"1024 // 14 = {1024 // 14} patches a side, {1024 // 14}^2 = {measured:,} tokens: "
+            f"{measured / 196:.0f}x ViT-B/16's 196, and attention's cost grows with the square "
+            "(real systems shrink the image or merge neighbouring patches first)"
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Find the bug: the causal mask of a step with a KV cache
+
+
+def buggy_causal_mask(queries: int, keys: int) -> Tensor:
+    """Which keys each query may read, (T, S) bool. Right without a cache, wrong with one."""
+    return torch.ones(queries, keys, dtype=torch.bool).tril()
+
+
+def reference_causal_mask(queries: int, keys: int) -> Tensor:
+    """The course's mask (transformer.attention_mask), as (T, S): the cached keys come first."""
+    return transformer.attention_mask(queries, keys, causal=True)
+
+
+def _diagnose_mask(got, expected, case) -> str | None:
+    queries, keys = case
+    if isinstance(got, Tensor) and torch.equal(got, buggy_causal_mask(queries, keys)):
+        return (
+            f"with {keys - queries} cached keys before the {queries} new queries, query i sits "
+            "at position (S - T) + i: shift the diagonal by S - T"
+        )
+    if isinstance(got, Tensor) and got.shape == expected.shape and (got & ~expected).any():
+        return "a query reads a later position: the mask lets it see the future"
+    return None
+
+
+def check_causal_mask(my_causal_mask) -> Result:
+    """my_causal_mask(queries, keys) -> (T, S) bool, True = may read."""
+    return exercises.compare(
+        my_causal_mask,
+        reference_causal_mask,
+        [(5, 5), (1, 7), (3, 10)],
+        name="your causal mask",
+        diagnose=_diagnose_mask,
+        labels=["5 tokens, no cache", "1 new token, 6 cached", "3 new tokens, 7 cached"],
+    )
