@@ -12,7 +12,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -238,6 +238,13 @@ def _check_number(name: str, value, low: float, high: float, example: str) -> No
     if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
         where = f"> {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
         raise ValueError(f"{name} must be a number {where} (e.g. {example}), got {value!r}")
+
+
+def denoiser_metadata(hp: DenoiserTraining, result: TrainResult, model: nn.Module) -> dict:
+    """What a denoiser's checkpoint records of its training: the hyper-parameters, how the
+    run went (`TrainResult.summary`) and the shipped model's parameter count."""
+    count = sum(p.numel() for p in model.parameters())
+    return {"training": asdict(hp), **result.summary(), "parameters": count}
 
 
 def denoiser_loss(

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import math
 
 import pytest
@@ -127,37 +128,36 @@ def checkerboard(n: int) -> torch.Tensor:
     return board.expand(n, 1, 8, 8).clone()
 
 
+def fit_toy(model, hp, seed: int = 0, **options):
+    """fit_denoiser on 32 checkerboards with a 100-step cosine schedule, seeded, no bar."""
+    generator = torch.Generator().manual_seed(seed)
+    schedule = diffusion.NoiseSchedule.cosine(100)
+    examples = (checkerboard(32),)
+    return train.fit_denoiser(
+        model, schedule, examples, hp, generator=generator, progress=False, **options
+    )
+
+
 def test_fit_denoiser_lowers_the_loss_on_a_toy():
     torch.manual_seed(0)
     model = UNet(TOY_UNET)
-    schedule = diffusion.NoiseSchedule.cosine(100)
     hp = toy_training(channels_last=True)
-    generator = torch.Generator().manual_seed(0)
-    result, ema = train.fit_denoiser(
-        model, schedule, (checkerboard(64),), hp, generator=generator, progress=False
-    )
+    result, ema = fit_toy(model, hp)
     assert result.steps == hp.steps and not result.interrupted
     first, last = sum(result.losses[:10]) / 10, sum(result.losses[-10:]) / 10
     assert last < 0.5 * first  # a zero guess scores about 1; the noise is learnable here
-    assert isinstance(ema.model, UNet) and not torch.equal(
-        ema.model.conv_out.weight, model.conv_out.weight
-    )  # the EMA lags behind the raw weights
-    assert set(result.summary()) == {"steps", "final_loss", "train_seconds", "interrupted"}
+    assert isinstance(ema.model, UNet)
+    assert not torch.equal(ema.model.conv_out.weight, model.conv_out.weight)  # EMA lags
+    meta = train.denoiser_metadata(hp, result, ema.model)  # what a checkpoint records
+    assert meta["training"] == dataclasses.asdict(hp) and meta["steps"] == hp.steps
+    assert meta["parameters"] == sum(p.numel() for p in model.parameters())
+    assert json.loads(json.dumps(meta)) == meta
 
 
 def test_fit_denoiser_same_generator_same_numbers():
     def run():
         torch.manual_seed(0)
-        model = UNet(TOY_UNET)
-        result, _ = train.fit_denoiser(
-            model,
-            diffusion.NoiseSchedule.cosine(100),
-            (checkerboard(32),),
-            toy_training(steps=3),
-            generator=torch.Generator().manual_seed(1),
-            progress=False,
-        )
-        return result.losses
+        return fit_toy(UNet(TOY_UNET), toy_training(steps=3), seed=1)[0].losses
 
     assert run() == run()
 
@@ -198,15 +198,7 @@ def test_fit_denoiser_with_part_trains_and_averages_only_the_part():
     torch.manual_seed(0)
     model = Scaled()
     before = model.unet.conv_out.weight.detach().clone()
-    _, ema = train.fit_denoiser(
-        model,
-        diffusion.NoiseSchedule.cosine(100),
-        (checkerboard(32),),
-        toy_training(steps=5),
-        generator=torch.Generator().manual_seed(0),
-        part=lambda m: m.unet,
-        progress=False,
-    )
+    _, ema = fit_toy(model, toy_training(steps=5), part=lambda m: m.unet)
     assert model.scale.item() == 1.0  # in the graph, but not in the part: untouched
     assert not torch.equal(model.unet.conv_out.weight, before)  # the part trained
     assert isinstance(ema.model, UNet)  # the average of the part alone
@@ -245,3 +237,22 @@ def test_fit_denoiser_drops_conditions_to_the_null_one():
         train.fit_denoiser(Spy(), None, examples[:1], hp, generator=g, cond_null=10)
     with pytest.raises(TypeError, match=r"\(x0, cond\)"):
         train.fit_denoiser(Spy(), None, examples[0], hp, generator=g)
+
+
+def test_denoiser_recipes_state_their_own_numbers_and_import_no_other_recipe():
+    import importlib
+    import pathlib
+    import re
+
+    from course_lib import recipes
+
+    for name in ("ddpm-digits", "cfg-digits", "ldm-digits"):
+        assert isinstance(recipes.get(name).TRAINING, train.DenoiserTraining)
+    folder = pathlib.Path(recipes.__file__).parent
+    for path in folder.glob("[!_]*.py"):
+        source = path.read_text()
+        others = re.findall(
+            r"course_lib\.recipes\.(\w+)|from course_lib\.recipes import (\w+)", source
+        )
+        assert {a or b for a, b in others} <= {"Row"}, f"{path.name} imports another recipe"
+        importlib.import_module(f"course_lib.recipes.{path.stem}")

@@ -3,7 +3,10 @@
 A recipe module `course_lib.recipes.<name with _ for ->` defines
 - `build(seed: int) -> (model, metrics)`: the seeded run that produced the shipped weights;
 - `HALF`: whether the weights ship in half precision;
-- `benchmark() -> list[Row]`: quality and speed rows for `python -m course_lib.bench`.
+- `benchmark() -> list[Row]`: quality and speed rows for `python -m course_lib.bench`;
+and its own numbers: the model config and, for a denoiser, the `train.DenoiserTraining`
+(`TRAINING`) that `train.fit_denoiser` trains with. No recipe imports another, so retuning
+one recipe retunes no other; what two recipes share lives in the library.
 """
 
 from __future__ import annotations
