@@ -141,12 +141,41 @@ def warmup_cosine(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def adamw_one_cycle(params, lr: float, steps: int, weight_decay: float = 0.0):
-    """AdamW and a one-cycle learning rate peaking at `lr` over `steps`: the classifiers' and
-    the VAE's recipe. `params`: parameters, or groups with their own weight_decay."""
+def fit_one_cycle(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, tuple], Tensor],
+    examples: tuple[Tensor, ...],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    generator: torch.Generator | None,
+    params=None,
+    weight_decay: float = 0.0,
+    seconds: float | None = None,
+    desc: str = "training",
+    progress: bool = True,
+) -> TrainResult:
+    """The classifiers' and the VAE's recipe: AdamW and a one-cycle learning rate peaking at
+    `lr` (Smith & Topin 2018) over `steps` shuffled batches of `examples`; `fit` does the rest.
+
+    params: parameters, or groups with their own weight_decay (default: all of `model`'s).
+    The rate only comes down at the end of `steps`: a `seconds` cap that stops the run
+    half-way leaves it near its peak."""
+    params = model.parameters() if params is None else params
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(steps, 1))
-    return optimizer, scheduler
+    return fit(
+        model,
+        loss_fn,
+        data.batches(*examples, batch_size=batch_size, generator=generator),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        steps=steps,
+        seconds=seconds,
+        desc=desc,
+        progress=progress,
+    )
 
 
 class _EMAOfPart:

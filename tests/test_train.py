@@ -248,11 +248,26 @@ def test_denoiser_recipes_state_their_own_numbers_and_import_no_other_recipe():
 
     for name in ("ddpm-digits", "cfg-digits", "ldm-digits"):
         assert isinstance(recipes.get(name).TRAINING, train.DenoiserTraining)
+    modules = {name.replace("-", "_") for name in recipes.names()}
     folder = pathlib.Path(recipes.__file__).parent
     for path in folder.glob("[!_]*.py"):
         source = path.read_text()
-        others = re.findall(
-            r"course_lib\.recipes\.(\w+)|from course_lib\.recipes import (\w+)", source
-        )
-        assert {a or b for a, b in others} <= {"Row"}, f"{path.name} imports another recipe"
+        dotted = set(re.findall(r"course_lib\.recipes\.(\w+)", source))
+        listed = re.findall(r"from course_lib\.recipes import ([\w, ]+)", source)
+        imported = dotted | {n.strip() for names in listed for n in names.split(",")}
+        assert not imported & modules, f"{path.name} imports another recipe"
         importlib.import_module(f"course_lib.recipes.{path.stem}")
+
+
+def test_training_step_row_times_the_run_after_a_warm_up():
+    from course_lib.recipes import training_step_row
+
+    calls = []
+
+    def run(steps):
+        calls.append(steps)
+        return train.TrainResult(losses=[0.0] * steps)
+
+    row = training_step_row("toy", run, batch_size=8, warmup=2, steps=5)
+    assert calls == [2, 5] and row.unit == "ms" and row.value >= 0
+    assert row.metric == "training step (batch 8)"

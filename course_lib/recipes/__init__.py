@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -30,6 +32,18 @@ class Row:
     def cells(self) -> list[str]:
         value = f"{self.value:.4g}" if isinstance(self.value, float) else str(self.value)
         return [self.model, self.metric, f"{value} {self.unit}".strip(), self.target]
+
+
+def training_step_row(
+    name: str, run: Callable[[int], object], batch_size: int, warmup: int, steps: int
+) -> Row:
+    """Milliseconds per training step: run(n) trains for n steps and returns its TrainResult;
+    a first run of `warmup` steps is not timed."""
+    run(warmup)
+    start = time.perf_counter()
+    timed = run(steps)
+    ms = 1000 * (time.perf_counter() - start) / timed.steps
+    return Row(name, f"training step (batch {batch_size})", ms, unit="ms")
 
 
 def names() -> list[str]:
