@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from course_lib import checkpoints, diffusion
+from course_lib import checkpoints, diffusion, vlm
 
 SAMPLERS = ("ddim", "ddpm")
 
@@ -405,14 +405,6 @@ class VLMPipeline:
         limit = self.model.config.answer_length
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
             raise TypeError(f"max_new_tokens must be an int in 1..{limit}, got {max_new_tokens!r}")
-        question_ids = self.model.encode_questions(questions)
-        out = self.model.generate(
-            x.to(self.model.device), question_ids, max_new_tokens, return_attention=True
-        )
-        answers = self.model.decode(out.token_ids)
-        if not return_attention:
-            return answers
-        side = self.model.config.image_size // self.model.config.patch_size
-        maps = out.attention.cpu().unflatten(-1, (side, side))  # (B, T, h, w)
-        lengths = [len(a.split()) for a in answers]
-        return answers, [m[:n] for m, n in zip(maps, lengths, strict=True)]
+        readings = vlm.word_by_word(self.model, x, questions, max_new_tokens)
+        answers = [" ".join(r.words) for r in readings]
+        return (answers, [r.attention for r in readings]) if return_attention else answers

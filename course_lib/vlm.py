@@ -99,6 +99,22 @@ class VLMConfig:
         )
 
 
+def image_token_count(image_size: int | tuple[int, int], patch_size: int) -> int:
+    """How many tokens an image costs: one per whole patch, (H // P) * (W // P)."""
+    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    return (h // patch_size) * (w // patch_size)
+
+
+def degrade(images: Tensor, resolution: int) -> Tensor:
+    """Throw detail away: average (B, C, H, W) down to resolution x resolution pixels, then
+    scale back up (bilinear), so the model sees the same size with less in it."""
+    size = images.shape[-2:]
+    if resolution >= size[0]:
+        return images
+    small = F.interpolate(images, size=(resolution, resolution), mode="area")
+    return F.interpolate(small, size=size, mode="bilinear", align_corners=False)
+
+
 def left_pad(token_ids: Tensor, pad_id: int) -> Tensor:
     """Move each row's <pad>s to its front, keeping word order: (B, L) -> (B, L).
 
@@ -268,3 +284,35 @@ class VLM(nn.Module):
     def decode(self, token_ids: Tensor) -> list[str]:
         """Generated ids (B, T) -> answer strings, stopping at <end>."""
         return self.answers.decode(token_ids)
+
+
+@dataclass
+class Reading:
+    """One image's answer, word by word: what a widget or a figure shows."""
+
+    words: list[str]
+    confidence: list[float]  # the probability the model gave each word
+    attention: Tensor  # (words, h, w): each word's attention over the patch grid
+
+
+@torch.no_grad()
+def word_by_word(
+    model: VLM, images: Tensor, questions: list[str] | str, max_new_tokens: int = 12
+) -> list[Reading]:
+    """Greedy answers to `questions` about images (B, C, H, W) in [-1, 1], word by word,
+    with each word's confidence and attention over the h x w patches; unknown words warn."""
+    if isinstance(questions, str):
+        questions = [questions] * len(images)
+    question_ids = model.encode_questions(questions)
+    out = model.generate(
+        images.to(model.device), question_ids, max_new_tokens, return_attention=True
+    )
+    side = model.config.image_size // model.config.patch_size
+    readings = []
+    for ids, confidence, attention in zip(
+        out.token_ids, out.confidence, out.attention, strict=True
+    ):
+        words = model.decode(ids[None])[0].split()
+        maps = attention[: len(words)].cpu().unflatten(-1, (side, side))  # (T, h, w)
+        readings.append(Reading(words, confidence[: len(words)].tolist(), maps))
+    return readings

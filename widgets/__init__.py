@@ -11,6 +11,7 @@ from widgets.latent_explorer import LatentExplorer
 from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 from widgets.similarity_explorer import SimilarityExplorer
+from widgets.vlm_explorer import VLMExplorer
 
 __all__ = [
     "AttentionExplorer",
@@ -20,4 +21,5 @@ __all__ = [
     "NoisingScrubber",
     "PatchExplorer",
     "SimilarityExplorer",
+    "VLMExplorer",
 ]

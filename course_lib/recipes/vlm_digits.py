@@ -1,0 +1,326 @@
+"""vlm-digits: the notebook-08 tiny vision-language model, trained from scratch on the
+4,000 captioned training digits, end to end (ViT, adapter and language model together),
+on the answers only. Every image is asked all five questions in each batch."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from course_lib import config, data, train
+from course_lib.recipes import Row
+from course_lib.vlm import QUESTIONS, VLM, VLMConfig, answer, degrade, image_token_count
+
+NAME = "vlm-digits"
+HALF = True  # ~0.4M parameters; fp16 weights answer the same as fp32 (see the benchmark)
+PIPELINE = "course_lib.pipelines.VLMPipeline"
+MODEL = VLMConfig()  # patch 8: 16 image tokens
+STEPS = 2000
+BATCH_SIZE = 48  # images a step; each is asked all five questions (240 sequences)
+LR = 2e-3
+MAX_SHIFT = 2  # +-2 px: new handwriting positions, never out of the layout's quadrant
+TABLES = Path(__file__).with_name("vlm_digits_tables.json")  # written by benchmark()
+
+
+def qa_pairs(attributes: dict, kinds=tuple(QUESTIONS)) -> tuple[list[str], list[list[str]]]:
+    """The questions of `kinds`, and for each the answer for every image: answers[k][i]."""
+    rows = list(zip(attributes["digit"], attributes["color"], attributes["layout"], strict=True))
+    return [QUESTIONS[k] for k in kinds], [[answer(k, *map(int, r)) for r in rows] for k in kinds]
+
+
+def qa_tensors(model: VLM, attributes: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Question ids (Q, L_q) and answer ids (Q, N, L_a) for all five questions of N images."""
+    questions, answers = qa_pairs(attributes)
+    question_ids = model.encode_questions(questions)
+    answer_ids = torch.stack([model.encode_answers(a) for a in answers])  # (Q, N, L_a)
+    return question_ids, answer_ids
+
+
+def batch_loss(model: VLM, batch, question_ids: torch.Tensor, generator=None) -> torch.Tensor:
+    """The answer-only loss of B images, each asked every question: (B * Q) sequences."""
+    images, answer_ids = batch  # (B, C, H, W), (B, Q, L_a)
+    images = data.random_shift(images, MAX_SHIFT, generator)
+    B, Q = answer_ids.shape[:2]
+    questions = question_ids.repeat(B, 1)  # (B * Q, L_q): the Q questions for each image
+    longest = int((answer_ids != 0).sum(-1).max())  # slots past every answer's <end> hold no target
+    return model.loss(images, questions, answer_ids.flatten(0, 1)[:, : longest + 1])
+
+
+def train_vlm(
+    model: VLM,
+    steps: int,
+    seed: int = 0,
+    progress: bool = True,
+    seconds: float | None = None,
+) -> train.TrainResult:
+    """AdamW with a one-cycle learning rate over `steps` batches of BATCH_SIZE images."""
+    generator = config.seed_everything(seed)
+    images, _, attributes = data.captioned_digits("train")
+    question_ids, answer_ids = qa_tensors(model, attributes)
+    answer_ids = answer_ids.transpose(0, 1)  # (N, Q, L_a): one row of answers per image
+    optimizer, schedule = train.adamw_one_cycle(model.parameters(), LR, steps, weight_decay=0.01)
+    return train.fit(
+        model,
+        lambda m, batch: batch_loss(m, batch, question_ids, generator),
+        data.batches(images, answer_ids, batch_size=BATCH_SIZE, generator=generator),
+        optimizer=optimizer,
+        scheduler=schedule,
+        steps=steps,
+        seconds=seconds,
+        desc=NAME,
+        progress=progress,
+    )
+
+
+@torch.no_grad()
+def ask(model: VLM, images: torch.Tensor, question: str, batch_size: int = 500):
+    """One question asked of every image (N, C, H, W) in [-1, 1]: (answers, confidence
+    (N,) of the least sure word, seconds spent generating)."""
+    answers, confidence, seconds = [], [], 0.0
+    for chunk in images.split(batch_size):
+        ids = model.encode_questions([question] * len(chunk))
+        out = model.generate(chunk.to(model.device), ids)
+        answers += model.decode(out.token_ids)
+        real = out.token_ids != model.answers.pad_id
+        confidence.append(out.confidence.masked_fill(~real, 1.0).amin(dim=1).cpu())
+        seconds += out.seconds
+    return answers, torch.cat(confidence), seconds
+
+
+def evaluate(model: VLM, images: torch.Tensor, attributes: dict) -> dict[str, float]:
+    """Share of right answers per question, and the exact caption on held-out pairs."""
+    questions, truths = qa_pairs(attributes)
+    metrics = {}
+    for kind, question, truth in zip(QUESTIONS, questions, truths, strict=True):
+        answers, _, _ = ask(model, images, question)
+        right = np.array([a == t for a, t in zip(answers, truth, strict=True)])
+        metrics[kind] = float(right.mean())
+        if kind == "caption":
+            held = held_out_mask(attributes)
+            metrics["caption_held_out"] = float(right[held].mean())
+    return metrics
+
+
+def held_out_mask(attributes: dict) -> np.ndarray:
+    """(N,) bool: images whose (digit, colour) pair never appears in training."""
+    pairs = {(d, data.COLOR_NAMES.index(c)) for d, c in data.HELD_OUT_PAIRS}
+    rows = zip(attributes["digit"].tolist(), attributes["color"].tolist(), strict=True)
+    return np.array([pair in pairs for pair in rows])
+
+
+def test_metrics(model: VLM) -> dict[str, float]:
+    images, _, attributes = data.captioned_digits("test")
+    return evaluate(model, images, attributes)
+
+
+def build(seed: int = 0, model_config: VLMConfig = MODEL, steps: int = STEPS):
+    """Train vlm-digits from scratch: the run behind the shipped weights."""
+    config.seed_everything(seed)
+    model = VLM(model_config)
+    result = train_vlm(model, steps, seed)
+    metrics = {k: round(v, 4) for k, v in test_metrics(model).items()}
+    metrics.update(
+        steps=result.steps,
+        train_seconds=round(result.seconds, 1),
+        final_loss=round(sum(result.losses[-50:]) / 50, 4),
+        parameters=sum(p.numel() for p in model.parameters()),
+        pipeline=PIPELINE,
+    )
+    return model, metrics
+
+
+# ---------------------------------------------------------------------------------------
+# What the source texts derive, measured (notebook 08 and the benchmark)
+
+
+def answer_speed(model: VLM, images: torch.Tensor, use_cache: bool, repeats: int = 3) -> float:
+    """Milliseconds per answer to "describe the image." (9 words), batch of len(images)."""
+    question_ids = model.encode_questions([QUESTIONS["caption"]] * len(images))
+    x = images.to(model.device)
+    model.generate(x, question_ids, use_cache=use_cache)  # warm-up
+    best = min(model.generate(x, question_ids, use_cache=use_cache).seconds for _ in range(repeats))
+    return 1000 * best / len(images)
+
+
+def resolution_sweep(model: VLM, images, attributes, resolutions=(32, 16, 12, 8, 6, 4)):
+    """Accuracy and confidence of the digit and colour answers as detail is thrown away:
+    rows of {resolution, question, size ("small" / "large" digits), accuracy, confidence}."""
+    rows = []
+    large = attributes["layout"] == 0
+    for resolution in resolutions:
+        seen = degrade(images, resolution)
+        for kind in ("digit", "color"):
+            truth = np.array(qa_pairs(attributes, (kind,))[1][0])
+            answers, confidence, _ = ask(model, seen, QUESTIONS[kind])
+            right = np.array(answers) == truth
+            for size, chosen in (("small", ~large), ("large", large)):
+                rows.append(
+                    dict(
+                        resolution=resolution,
+                        question=kind,
+                        size=size,
+                        accuracy=float(right[chosen].mean()),
+                        confidence=float(confidence.numpy()[chosen].mean()),
+                    )
+                )
+    return rows
+
+
+def nothing_images(count: int = 200, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Images with no digit in them, in [-1, 1]: uniform noise, an empty (black) canvas,
+    and a mid-grey one."""
+    noise = torch.rand(count, 3, 32, 32, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    return {
+        "noise": noise,
+        "empty canvas": torch.full((count, 3, 32, 32), -1.0),
+        "grey canvas": torch.zeros(count, 3, 32, 32),
+    }
+
+
+def asked_about_nothing(model: VLM, count: int = 200) -> list[dict]:
+    """How often a digit and a colour come back for images of nothing, and how sure: rows of
+    {image, question, named (share answered with a digit / colour word), confidence,
+    confident (share with confidence >= 0.9), top answer}."""
+    words = {"digit": set(data.DIGIT_WORDS), "color": set(data.COLOR_NAMES)}
+    rows = []
+    for name, images in nothing_images(count).items():
+        for kind in ("digit", "color"):
+            answers, confidence, _ = ask(model, images, QUESTIONS[kind])
+            values, counts = np.unique(answers, return_counts=True)
+            rows.append(
+                dict(
+                    image=name,
+                    question=kind,
+                    named=float(np.mean([a in words[kind] for a in answers])),
+                    confidence=float(confidence.mean()),
+                    confident=float((confidence >= 0.9).float().mean()),
+                    top_answer=f"{values[counts.argmax()]} ({counts.max() / len(answers):.0%})",
+                )
+            )
+    return rows
+
+
+def round_trip(vlm_pipe, image_pipe, count: int = 300, guidance_scale: float = 3.0) -> dict:
+    """Prompts -> ldm-digits images -> vlm-digits captions: the share where the caption is
+    the prompt, and what the independent caption judge reads off the same images."""
+    from course_lib import caption_judge
+
+    prompts, attributes = caption_judge.evaluation_prompts(held_out=False, count=count)
+    images = torch.cat(
+        [
+            image_pipe(
+                prompts[i : i + 100],
+                guidance_scale=guidance_scale,
+                generator=torch.Generator().manual_seed(i),
+                progress=False,
+            )
+            for i in range(0, count, 100)
+        ]
+    )
+    captions = vlm_pipe(images, QUESTIONS["caption"])
+    same = np.array([c == p for c, p in zip(captions, prompts, strict=True)])
+    judged = caption_judge.read(images).agreement(attributes)
+    return {"round_trip": float(same.mean()), "judge_all_three": judged["all three"]}
+
+
+# ---------------------------------------------------------------------------------------
+# The benchmark: quality of the shipped weights, and the tables notebook 08 shows in fast mode
+
+TARGETS = {
+    "digit": ">= 0.97",
+    "color": ">= 0.99",
+    "size": ">= 0.99",
+    "position": ">= 0.97",
+    "caption": ">= 0.90",
+    "caption_held_out": ">= 0.80",
+}
+
+
+def patch_row(model: VLM, metrics: dict, images: torch.Tensor) -> dict:
+    """One row of the patch-size table: tokens, sequence length, speed and accuracy."""
+    c = model.config
+    return {
+        "patch_size": c.patch_size,
+        "image_tokens": image_token_count(c.image_size, c.patch_size),
+        "sequence": c.num_image_tokens + c.question_length + c.answer_length - 1,
+        "ms_per_answer": round(answer_speed(model, images[:100], use_cache=True), 3),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        **{k: round(v, 4) for k, v in metrics.items()},
+    }
+
+
+def write_tables(shipped: VLM, seed: int = 0, path: Path = TABLES) -> dict:
+    """Train the patch-4 twin with the same recipe, measure both, and store what notebook 08
+    shows without retraining: the patch table, the resolution sweep, asked-about-nothing."""
+    images, _, attributes = data.captioned_digits("test")
+    start = time.perf_counter()
+    twin, twin_metrics = build(seed, VLMConfig(patch_size=4))
+    tables = {
+        "patch_sizes": [
+            patch_row(shipped, evaluate(shipped, images, attributes), images),
+            patch_row(twin, {k: twin_metrics[k] for k in TARGETS}, images),
+        ],
+        "patch_4_train_seconds": twin_metrics["train_seconds"],
+        "resolution": resolution_sweep(shipped, images, attributes),
+        "resolution_patch_4": resolution_sweep(twin, images, attributes),
+        "nothing": asked_about_nothing(shipped),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    path.write_text(json.dumps(tables, indent=1) + "\n")
+    return tables
+
+
+def read_tables(path: Path = TABLES) -> dict:
+    """The tables `write_tables` stored (regenerate them with `python -m course_lib.bench
+    vlm-digits`)."""
+    return json.loads(path.read_text())
+
+
+def benchmark() -> list[Row]:
+    from course_lib import checkpoints, pipelines
+
+    model = checkpoints.load_pretrained(NAME)
+    images, _, attributes = data.captioned_digits("test")
+    metrics = evaluate(model, images, attributes)
+    rows = [Row(NAME, f"{k} (1,000 test images)", metrics[k], t) for k, t in TARGETS.items()]
+    trip = round_trip(pipelines.load(NAME), pipelines.load("ldm-digits"))
+    rows.append(
+        Row(NAME, "round trip: caption == ldm-digits prompt", trip["round_trip"], ">= 0.85")
+    )
+    rows.append(Row(NAME, "  (caption judge, all three right)", trip["judge_all_three"]))
+    for cached in (False, True):
+        ms = answer_speed(model, images[:1], use_cache=cached, repeats=10)
+        rows.append(Row(NAME, f"describe, batch 1, KV cache {cached}", ms, unit="ms"))
+    tables = write_tables(model)
+    for row in tables["patch_sizes"]:
+        p = row["patch_size"]
+        rows.append(
+            Row(NAME, f"patch {p}: {row['image_tokens']} image tokens, caption", row["caption"])
+        )
+        rows.append(
+            Row(NAME, f"patch {p}: ms per answer (batch 100)", row["ms_per_answer"], unit="ms")
+        )
+    return rows
+
+
+def attention_on_digit(model: VLM, images: torch.Tensor, attributes: dict) -> float:
+    """For small digits asked "what colour is the digit?": the share of the answer word's
+    image attention that falls on the quadrant holding the digit (1/4 if it looked
+    everywhere alike)."""
+    small = np.flatnonzero(attributes["layout"] != 0)
+    ids = model.encode_questions([QUESTIONS["color"]] * len(small))
+    out = model.generate(images[small].to(model.device), ids, 1, return_attention=True)
+    side = model.config.image_size // model.config.patch_size
+    maps = out.attention[:, 0].cpu().unflatten(-1, (side, side))  # (n, h, w)
+    maps = maps / maps.sum(dim=(1, 2), keepdim=True)  # shares of the image attention
+    half, shares = side // 2, []
+    for m, layout in zip(maps, attributes["layout"][small].tolist(), strict=True):
+        name = data.LAYOUTS[layout]
+        rows = slice(0, half) if name.startswith("top") else slice(half, side)
+        cols = slice(0, half) if name.endswith("left") else slice(half, side)
+        shares.append(float(m[rows, cols].sum()))
+    return float(np.mean(shares))
