@@ -89,7 +89,7 @@ class VLMConfig:
     def vision_config(self) -> ViTConfig:
         return ViTConfig(
             image_size=self.image_size,
-            channels=self.channels,
+            channels=1,  # the ViT reads brightness only; colour joins per patch (see image_tokens)
             patch_size=self.patch_size,
             dim=self.vision_dim,
             depth=self.vision_depth,
@@ -113,6 +113,19 @@ def degrade(images: Tensor, resolution: int) -> Tensor:
         return images
     small = F.interpolate(images, size=(resolution, resolution), mode="area")
     return F.interpolate(small, size=size, mode="bilinear", align_corners=False)
+
+
+def brightness_and_colour(images: Tensor, patch_size: int) -> tuple[Tensor, Tensor]:
+    """(B, C, H, W) in [-1, 1] -> (brightness (B, 1, H, W), the brightest channel at full
+    resolution; colour (B, N, C), the mean colour of each patch, row-major like patchify).
+
+    Brightness carries the stroke's shape whatever its colour; colour only needs patch
+    resolution (JPEG and television keep colour at lower resolution than brightness for the
+    same reason). Fed raw RGB, a small ViT must learn each digit's shape once per colour:
+    on 4,000 images it read the digit about half as often after 300 steps."""
+    brightness = images.amax(dim=1, keepdim=True)  # (B, 1, H, W)
+    colour = F.avg_pool2d(images, patch_size)  # (B, C, H/P, W/P): one colour per patch
+    return brightness, colour.flatten(2).transpose(1, 2)  # (B, N, C)
 
 
 def left_pad(token_ids: Tensor, pad_id: int) -> Tensor:
@@ -164,6 +177,7 @@ class VLM(nn.Module):
         self.adapter = nn.Sequential(  # LLaVA-1.5's projector: Linear, GELU, Linear
             nn.Linear(c.vision_dim, c.dim), nn.GELU(), nn.Linear(c.dim, c.dim)
         )
+        self.colour_embed = nn.Linear(c.channels, c.dim)  # each patch's mean colour -> D
         self.token_embed = nn.Embedding(len(c.vocab), c.dim)
         length = c.num_image_tokens + c.question_length + c.answer_length - 1  # S
         self.pos_embed = nn.Parameter(torch.randn(1, length, c.dim) * 0.02)
@@ -179,7 +193,9 @@ class VLM(nn.Module):
 
     def image_tokens(self, images: Tensor) -> Tensor:
         """Images (B, C, H, W) in [-1, 1] -> image tokens (B, N, D) in the words' space."""
-        return self.adapter(self.vision.patch_tokens(images))  # (B, N, D_v) -> (B, N, D)
+        brightness, colour = brightness_and_colour(images, self.config.patch_size)
+        shape = self.adapter(self.vision.patch_tokens(brightness))  # (B, N, D_v) -> (B, N, D)
+        return shape + self.colour_embed(colour)  # (B, N, D)
 
     def encode_questions(self, questions: list[str] | str, unknown: str = "warn") -> Tensor:
         """Questions -> (B, L_q) ids, left-padded, each ending in <end>; unknown words warn."""

@@ -177,3 +177,15 @@ def test_shipped_vlm_digits_reads_test_images():
     answers = pipe((x[:40] + 1) / 2, "describe the image.")
     right = sum(a == c for a, c in zip(answers, captions[:40], strict=True))
     assert right >= 36, f"{right}/40 exact captions"
+
+
+def test_brightness_keeps_the_shape_and_colour_comes_per_patch():
+    from course_lib.vlm import brightness_and_colour
+
+    x = torch.full((1, 3, 32, 32), -1.0)
+    x[0, 0, :8, :8] = 1.0  # a red square in the first patch
+    x[0, 1, 8:16, :8] = 1.0  # a green one in the patch below it
+    brightness, colour = brightness_and_colour(x, 8)
+    assert brightness.shape == (1, 1, 32, 32) and colour.shape == (1, 16, 3)
+    assert brightness[0, 0, :16, :8].min() == 1 and brightness[0, 0, 16:].max() == -1
+    assert colour[0, 0].tolist() == [1.0, -1.0, -1.0] and colour[0, 4].tolist() == [-1.0, 1.0, -1.0]
