@@ -138,11 +138,15 @@ class ViT(nn.Module):
         cls = self.norm(h[:, 0])  # (B, D): the classifier reads the CLS token
         return (cls, attentions) if return_attention else cls
 
-    def patch_tokens(self, x: Tensor) -> Tensor:
-        """One output token per patch (B, N, D), after the final norm, CLS dropped: the
-        sequence a vision-language model reads (not one pooled vector)."""
+    def output_tokens(self, x: Tensor) -> Tensor:
+        """Every output token (B, T, D) after the final norm, CLS first, then one per patch:
+        the sequence a vision-language model reads (not one pooled vector)."""
         h, _ = self._run_blocks(self.tokens(x), False)
-        return self.norm(h[:, 1:])  # (B, N, D)
+        return self.norm(h)  # (B, T, D)
+
+    def patch_tokens(self, x: Tensor) -> Tensor:
+        """One output token per patch (B, N, D), after the final norm, CLS dropped."""
+        return self.output_tokens(x)[:, 1:]  # (B, N, D)
 
     def forward(self, x: Tensor, return_attention: bool = False):
         """Logits (B, classes); with return_attention, also a list over layers of (B, h, T, T)."""

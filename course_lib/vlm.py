@@ -82,8 +82,13 @@ class VLMConfig:
     mlp_dim: int = 128
 
     @property
-    def num_image_tokens(self) -> int:
+    def num_patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def num_image_tokens(self) -> int:
+        """The ViT's CLS token, then one token per patch."""
+        return self.num_patches + 1
 
     @property
     def vision_config(self) -> ViTConfig:
@@ -192,10 +197,13 @@ class VLM(nn.Module):
         return self.pos_embed.device
 
     def image_tokens(self, images: Tensor) -> Tensor:
-        """Images (B, C, H, W) in [-1, 1] -> image tokens (B, N, D) in the words' space."""
+        """Images (B, C, H, W) in [-1, 1] -> image tokens (B, 1 + N, D) in the words' space:
+        the ViT's CLS token (a summary of the whole image), then one token per patch."""
         brightness, colour = brightness_and_colour(images, self.config.patch_size)
-        shape = self.adapter(self.vision.patch_tokens(brightness))  # (B, N, D_v) -> (B, N, D)
-        return shape + self.colour_embed(colour)  # (B, N, D)
+        tokens = self.adapter(self.vision.output_tokens(brightness))  # (B, 1 + N, D)
+        colour = self.colour_embed(colour)  # (B, N, D): each patch's colour
+        no_colour = torch.zeros_like(colour[:, :1])  # the CLS token has no patch of its own
+        return tokens + torch.cat([no_colour, colour], dim=1)  # (B, 1 + N, D)
 
     def encode_questions(self, questions: list[str] | str, unknown: str = "warn") -> Tensor:
         """Questions -> (B, L_q) ids, left-padded, each ending in <end>; unknown words warn."""
@@ -281,7 +289,7 @@ class VLM(nn.Module):
             confidence, word = p.max(dim=-1)
             word = word.masked_fill(done, self.answers.pad_id)
             words.append(word), probs.append(confidence.masked_fill(done, 0.0))
-            maps.append(attention[:, -1, : self.config.num_image_tokens])  # (B, N)
+            maps.append(attention[:, -1, 1 : self.config.num_image_tokens])  # (B, N) patches
             done = done | (word == self.answers.end_id)
             if done.all() or step == max_new_tokens - 1:
                 break

@@ -116,7 +116,7 @@ def test_the_kv_cache_gives_the_same_answers_as_recomputing():
     assert torch.equal(cached.token_ids, full.token_ids)
     assert torch.allclose(cached.confidence, full.confidence, atol=1e-5)
     assert torch.allclose(cached.attention, full.attention, atol=1e-5)
-    assert cached.attention.shape == (3, 10, model.config.num_image_tokens)
+    assert cached.attention.shape == (3, 10, model.config.num_patches)
 
 
 def test_the_pipeline_answers_one_string_per_image(pipe):
