@@ -1,4 +1,4 @@
-"""Widget update time: `python -m widgets.bench` prints a markdown table.
+"""Widget update time: `python -m tools.bench` prints a markdown table.
 
 For each widget: milliseconds from a control change to new frame bytes (median of 50
 moves), measured in the kernel with the default (dummy) comm, so no browser is involved.
