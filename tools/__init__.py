@@ -1,0 +1,1 @@
+"""Course tooling that is neither library nor lesson: the student-edition generator."""
