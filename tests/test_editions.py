@@ -52,7 +52,7 @@ def test_regions_become_raise_stub_or_none():
         nbformat.v4.new_markdown_cell("Q1?\n<!-- BEGIN ANSWER -->\nA1.\n<!-- END ANSWER -->"),
     ]
     out = student.student_edition(nb)
-    assert out.cells[0].source == "def f(x):\n    raise NotImplementedError('square it')"
+    assert out.cells[0].source == 'def f(x):\n    raise NotImplementedError("square it")'
     assert out.cells[1].source.splitlines() == [
         "GUESS = None  # your answer",
         "PICK = None  # your answer",

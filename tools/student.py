@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import re
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "solutions"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER = re.compile(r"\n?<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->", re.DOTALL)
+LINE_LENGTH = 100  # ruff's line-length in pyproject.toml: the stubs are formatted
 ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*=(?!=)")
 
 
@@ -39,7 +41,11 @@ def stub(region: list[str], indent: str, where: str) -> list[str]:
         return [indent + line for line in stubs]
     hints = [line.split("# HINT:", 1)[1].strip() for line in body if line.startswith("# HINT:")]
     if hints:
-        return [f"{indent}raise NotImplementedError({' '.join(hints)!r})"]
+        message = json.dumps(" ".join(hints), ensure_ascii=False)  # double quotes, as ruff
+        line = f"{indent}raise NotImplementedError({message})"
+        if len(line) <= LINE_LENGTH:
+            return [line]
+        return [f"{indent}raise NotImplementedError(", f"{indent}    {message}", f"{indent})"]
     names = [ASSIGNMENT.match(line) for line in body if not line.startswith("#")]
     if names and all(names):
         return [f"{indent}{m.group(1)} = None  # your answer" for m in names]
