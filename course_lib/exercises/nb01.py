@@ -8,16 +8,12 @@ from einops import rearrange
 from torch import Tensor
 
 from course_lib import vit
-from course_lib.exercises import compare, prediction
+from course_lib.exercises import close, compare, prediction
 
 
 def _images(*shapes: tuple[int, ...]) -> list[Tensor]:
     generator = torch.Generator().manual_seed(1)
     return [torch.rand(shape, generator=generator) * 2 - 1 for shape in shapes]
-
-
-def _same(got, expected: Tensor) -> bool:
-    return isinstance(got, Tensor) and got.shape == expected.shape and torch.allclose(got, expected)
 
 
 def diagnose_patchify(got, expected, case) -> str | None:
@@ -31,7 +27,7 @@ def diagnose_patchify(got, expected, case) -> str | None:
         "(p1) before its columns (p2)",
     }
     for pattern, hint in slips.items():
-        if _same(got, rearrange(images, pattern, p1=p, p2=p)):
+        if close(got, rearrange(images, pattern, p1=p, p2=p)):
             return hint
     if isinstance(got, Tensor) and got.numel() == expected.numel() and got.shape != expected.shape:
         return "the numbers are all there; reshape to (B, N, P*P*C) at the end"
@@ -84,11 +80,11 @@ def diagnose_tokens(got, expected, case) -> str | None:
     cls = model.cls_token.expand(len(images), -1, -1)
     if got.shape[1] == expected.shape[1] - 1:
         return "one token short: put the [CLS] token in front of the patches"
-    if _same(got, torch.cat([cls, patches], dim=1)):
+    if close(got, torch.cat([cls, patches], dim=1)):
         return "the position embeddings are missing: add model.pos_embed to every token"
-    if _same(got, torch.cat([patches, cls], dim=1) + model.pos_embed):
+    if close(got, torch.cat([patches, cls], dim=1) + model.pos_embed):
         return "[CLS] goes first, before the patches, not after them"
-    if _same(got[:, 1:], expected[:, 1:]):
+    if close(got[:, 1:], expected[:, 1:]):
         return "the patches are right; the [CLS] token (slot 0) needs its position added too"
     return None
 
@@ -122,9 +118,9 @@ def diagnose_unpatchify(got, expected, case) -> str | None:
         return None
     p = case[1]
     flipped = rearrange(expected, "b c (h p1) (w p2) -> b c (h p2) (w p1)", p1=p, p2=p)
-    if _same(got, flipped):
+    if close(got, flipped):
         return "every patch comes back transposed: p1 (rows in a patch) and p2 are swapped"
-    if _same(got, expected.transpose(-1, -2)):
+    if close(got, expected.transpose(-1, -2)):
         return "the whole image is transposed: the grid rows and columns are swapped"
     return None
 

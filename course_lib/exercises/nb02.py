@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from course_lib import attention, vit
-from course_lib.exercises import NOT_RIGHT, choice, compare, prediction, report
+from course_lib.exercises import NOT_RIGHT, choice, close, compare, prediction, report
 
 
 def coverage(maps) -> float:
@@ -16,12 +16,6 @@ def coverage(maps) -> float:
     p = np.asarray(maps).reshape(-1, maps.shape[-2] * maps.shape[-1])
     p = p / p.sum(-1, keepdims=True)
     return float(np.exp(-(p * np.log(p + 1e-12)).sum(-1)).mean())
-
-
-def _near(got, expected: Tensor) -> bool:
-    return isinstance(got, Tensor) and got.shape == expected.shape and torch.allclose(
-        got, expected, atol=1e-5
-    )
 
 
 def _head_scores(block, tokens: Tensor, head: int, normalise: bool = True) -> tuple:
@@ -54,9 +48,9 @@ def diagnose_head(got, expected, case) -> str | None:
         ).softmax(-1),
     }
     for hint, wrong in slips.items():
-        if _near(got, wrong):
+        if close(got, wrong):
             return hint
-    if head and _near(got, reference_head(block, tokens, 0)):
+    if head and close(got, reference_head(block, tokens, 0)):
         return "that is head 0: slice features head*d to (head+1)*d"
     return None
 
@@ -113,7 +107,7 @@ def diagnose_rollout(got, expected, case) -> str | None:
         ),
     }
     for hint, wrong in slips.items():
-        if _near(got, wrong.to(expected.dtype)):
+        if close(got, wrong.to(expected.dtype)):
             return hint
     return None
 
@@ -151,7 +145,7 @@ def untrained_distance(images: Tensor) -> float:
 
 
 def check_untrained(answer, images: Tensor) -> object:
-    """Exercise 3 (predict): how far does an untrained ViT's attention reach? images: digits."""
+    """Exercise 4 (predict): how far does an untrained ViT's attention reach? images: digits."""
     measured = untrained_distance(images)
     uniform = attention.uniform_attention_distance(side=4, patch_size=7)
     right = UNTRAINED[2] if abs(measured - uniform) < 1.5 else UNTRAINED[1]
@@ -172,7 +166,7 @@ def rollout_coverage(weights: Tensor, residual: float) -> float:
 
 
 def check_residual_coverage(answer, weights: Tensor) -> object:
-    """Exercise 4 (modify and observe): the rollout's coverage with residual weight 0.9."""
+    """Exercise 3 (modify and observe): the rollout's coverage with residual weight 0.9."""
     at_half, measured = rollout_coverage(weights, 0.5), rollout_coverage(weights, 0.9)
     if isinstance(answer, int | float) and abs(answer - at_half) < 0.05 < abs(measured - at_half):
         return report(
