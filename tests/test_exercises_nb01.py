@@ -4,13 +4,10 @@ with the hint that names them."""
 import pytest
 import torch
 from einops import rearrange
+from verdicts import assert_verdicts, stub
 
 from course_lib import vit
 from course_lib.exercises import nb01
-
-
-def stub(*args):
-    raise NotImplementedError("write it")
 
 
 def patchify_channel_first(images, p):
@@ -34,10 +31,7 @@ def patchify_no_flatten(images, p):
     ],
 )
 def test_patchify(wrong, hint):
-    assert nb01.check_patchify(vit.patchify).status == "Correct"
-    assert nb01.check_patchify(stub).status == "Not yet"
-    result = nb01.check_patchify(wrong)
-    assert result.status == "Not right" and hint in result.message
+    assert_verdicts(nb01.check_patchify, vit.patchify, wrong, hint)
 
 
 def test_attention_size():
@@ -77,10 +71,7 @@ def tokens_cls_unpositioned(model, x):
     ],
 )
 def test_tokens(wrong, hint):
-    assert nb01.check_tokens(lambda m, x: m.tokens(x)).status == "Correct"
-    assert nb01.check_tokens(stub).status == "Not yet"
-    result = nb01.check_tokens(wrong)
-    assert result.status == "Not right" and hint in result.message
+    assert_verdicts(nb01.check_tokens, lambda m, x: m.tokens(x), wrong, hint)
 
 
 def unpatchify_grid_transposed(patches, p, size, c):
