@@ -7,7 +7,7 @@ import tiny
 import torch
 
 from widgets import VLMExplorer, frames
-from widgets.vlm_explorer import LRU, draw_frame, heat_overlay
+from widgets.vlm_explorer import draw_frame, heat_overlay
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +46,9 @@ def test_each_control_changes_the_frame_to_its_setting(explorer, name, value):
 def test_a_typed_prompt_is_drawn_once_and_the_slider_returns_to_test_images(explorer):
     explorer.controls["prompt"].value = "a large blue two"
     assert explorer._source == ("prompt", "a large blue two")
-    drawn = len(explorer._drawn)
+    drawn = len(explorer.caches["drawn"])
     explorer.controls["question"].value = "what digit is this?"
-    assert len(explorer._drawn) == drawn, "the same prompt must not be drawn again"
+    assert len(explorer.caches["drawn"]) == drawn, "the same prompt must not be drawn again"
     explorer.controls["image"].value = 2
     assert explorer._source == ("test", 2)
 
@@ -71,11 +71,7 @@ def test_errors_are_shown_and_caches_are_bounded(explorer):
     explorer.controls["prompt"].value = "a large " + "red " * 20
     assert "words" in explorer.status.value  # the tokenizer's "at most ... fit" message
     explorer.controls["prompt"].value = ""
-    cache = LRU(2)
-    for k in range(5):
-        cache.get_or_make(k, lambda k=k: k * k)
-    assert list(cache) == [3, 4]
-    assert explorer._frames.size <= 256 and explorer._drawn.size <= 16
+    assert explorer.caches["frames"].limit == 256 and explorer.caches["drawn"].limit == 16
 
 
 def test_heat_overlay_puts_the_colour_where_the_attention_is():

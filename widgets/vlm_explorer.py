@@ -9,8 +9,6 @@ while the confidence stays high.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import ipywidgets as ipw
 import numpy as np
 import torch
@@ -19,28 +17,12 @@ from PIL import ImageDraw
 
 from course_lib import vlm
 from widgets import frames
+from widgets.base import Explorer, Move
 
 SCALE = 4  # the 32x32 image at 4x
 TILE = 96  # one answer word's attention map (a multiple of 32 and of every patch grid)
 RESOLUTIONS = (32, 16, 12, 8, 6, 4)
 WHITE, INK, GRID = (255, 255, 255), (30, 30, 30), (90, 90, 90)
-
-
-class LRU(OrderedDict):
-    """A dict that forgets its least recently used entry beyond `size` entries."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def get_or_make(self, key, make):
-        if key in self:
-            self.move_to_end(key)
-        else:
-            self[key] = make()
-            while len(self) > self.size:
-                self.popitem(last=False)
-        return self[key]
 
 
 def heat_overlay(pixels: np.ndarray, attention: np.ndarray, size: int) -> np.ndarray:
@@ -79,23 +61,27 @@ def draw_frame(pixels: np.ndarray, question: str, reading: vlm.Reading, note: st
     return np.asarray(canvas)
 
 
-class VLMExplorer(ipw.VBox):
+class VLMExplorer(Explorer):
     """A test-image slider, a prompt box, a question menu and a resolution slider over a
     `pipelines.VLMPipeline`; `image_pipe` (a text-to-image pipeline) draws typed prompts.
 
     images: (N, 3, 32, 32) in [-1, 1]. steps: the denoising steps for a drawn prompt.
     """
 
+    rows = (("image", "prompt"), ("question", "resolution"))
+    cache_limits = {"frames": 256, "drawn": 16}  # frames by setting; images drawn by prompt
+    bench_moves = (
+        Move("test image slider", "image", values=range(20)),
+        Move("resolution slider", "resolution"),
+        Move("question menu", "question"),
+    )
+
     def __init__(self, pipe, images: torch.Tensor, image_pipe=None, steps: int = 50):
         if len(images) == 0:
             raise ValueError("give at least one image (N, 3, 32, 32) in [-1, 1]")
         self.pipe, self.images, self.image_pipe, self.steps = pipe, images, image_pipe, steps
-        self._drawn = LRU(16)  # prompt -> image drawn by image_pipe
-        self._frames = LRU(256)  # (source, question, resolution) -> PNG bytes
         self._source: tuple = ("test", 0)
-        self.frame = frames.new_frame("png")
-        self.status = frames.new_status()
-        self.controls = {
+        controls = {
             "image": ipw.IntSlider(value=0, min=0, max=len(images) - 1, description="test image"),
             "prompt": ipw.Text(
                 value="",
@@ -107,25 +93,16 @@ class VLMExplorer(ipw.VBox):
             "question": ipw.Dropdown(options=list(vlm.QUESTIONS.values()), description="question"),
             "resolution": ipw.SelectionSlider(options=RESOLUTIONS, value=32, description="pixels"),
         }
-        frames.on_change(self.status, self._pick_image, self.controls["image"])
-        frames.on_change(self.status, self._pick_prompt, self.controls["prompt"])
-        frames.on_change(self.status, self._redraw, self.controls["question"])
-        frames.on_change(self.status, self._redraw, self.controls["resolution"])
-        self._redraw()
-        rows = [
-            ipw.HBox([self.controls["image"], self.controls["prompt"]]),
-            ipw.HBox([self.controls["question"], self.controls["resolution"]]),
-        ]
-        super().__init__([*rows, self.frame, self.status])
+        super().__init__(controls)
 
-    def _pick_image(self, change=None) -> None:
-        self._source = ("test", self.controls["image"].value)
-        self._redraw()
-
-    def _pick_prompt(self, change=None) -> None:
+    def changed(self, name: str | None) -> None:
+        """The slider picks a test image; a typed prompt (empty: back to the slider) a drawing."""
         prompt = self.controls["prompt"].value.strip()
-        self._source = ("prompt", prompt) if prompt else ("test", self.controls["image"].value)
-        self._redraw()
+        if name == "image" or (name == "prompt" and not prompt):
+            self._source = ("test", self.controls["image"].value)
+        elif name == "prompt":
+            self._source = ("prompt", prompt)
+        self.draw()
 
     def image(self, source: tuple) -> torch.Tensor:
         """(3, 32, 32) in [-1, 1]: a test image, or the one `image_pipe` draws for a prompt."""
@@ -134,7 +111,7 @@ class VLMExplorer(ipw.VBox):
             return self.images[what]
         gen = torch.Generator().manual_seed(0)
         draw = lambda: self.image_pipe([what], self.steps, generator=gen, progress=False)[0]  # noqa: E731
-        return self._drawn.get_or_make(what, draw) * 2 - 1
+        return self.cached(what, draw, cache="drawn") * 2 - 1
 
     def compose(self, source: tuple, question: str, resolution: int) -> np.ndarray:
         """The frame for one setting of the controls, as (H, W, 3) uint8."""
@@ -146,12 +123,11 @@ class VLMExplorer(ipw.VBox):
             pixels, question, reading, f"{where}, seen at {resolution} x {resolution}"
         )
 
-    def _redraw(self, change=None) -> None:
+    def draw(self) -> None:
         question = self.controls["question"].value
         resolution = self.controls["resolution"].value
         key = (self._source, question, resolution)
-        make = lambda: frames.encode(self.compose(*key))  # noqa: E731
-        self.frame.value = self._frames.get_or_make(key, make)
+        self.show(self.cached(key, lambda: frames.encode(self.compose(*key))))
         self.status.value = f"{self.pipe.model.config.num_image_tokens} image tokens; {key[0][0]}"
 
     def static(self):
