@@ -106,8 +106,12 @@ def test_screenshot_token_prediction():
 def test_causal_mask_check():
     assert nb08.check_causal_mask(nb08.reference_causal_mask).passed
     assert nb08.check_causal_mask(stub).status == "Not yet"
-    buggy = nb08.check_causal_mask(nb08.buggy_causal_mask)
-    assert buggy.status == "Not right" and "S - T" in buggy.message
+    buggy = nb08.check_causal_mask(nb08.buggy_causal_mask)  # the stub the student gets
+    assert buggy.status == "Not yet" and "S - T" in buggy.message
+    shifted = nb08.check_causal_mask(
+        lambda t, s: torch.ones(t, s, dtype=torch.bool).tril(s - t + 1)
+    )
+    assert shifted.status == "Not right" and "future" in shifted.message
     future = nb08.check_causal_mask(lambda t, s: torch.ones(t, s, dtype=torch.bool))
     assert future.status == "Not right" and "future" in future.message
     upper = nb08.check_causal_mask(lambda t, s: torch.ones(t, s, dtype=torch.bool).triu())

@@ -141,7 +141,7 @@ def reference_causal_mask(queries: int, keys: int) -> Tensor:
 
 def _diagnose_mask(got, expected, case) -> str | None:
     queries, keys = case
-    if isinstance(got, Tensor) and torch.equal(got, buggy_causal_mask(queries, keys)):
+    if got is None or (isinstance(got, Tensor) and torch.equal(got, buggy_causal_mask(*case))):
         return (
             f"with {keys - queries} cached keys before the {queries} new queries, query i sits "
             "at position (S - T) + i: shift the diagonal by S - T"
@@ -152,7 +152,17 @@ def _diagnose_mask(got, expected, case) -> str | None:
 
 
 def check_causal_mask(my_causal_mask) -> Result:
-    """my_causal_mask(queries, keys) -> (T, S) bool, True = may read."""
+    """my_causal_mask(queries, keys) -> (T, S) bool, True = may read. The planted bug,
+    handed out unchanged, is Not yet (there is nothing of the student's in it yet)."""
+    cases = [(5, 5), (1, 7), (3, 10)]
+    try:
+        planted = all(torch.equal(my_causal_mask(*c), buggy_causal_mask(*c)) for c in cases)
+    except Exception:  # compare below reports it
+        planted = False
+    if planted:
+        return report(
+            NOT_YET, "this is still the planted bug: " + _diagnose_mask(None, None, (1, 7))
+        )
     return exercises.compare(
         my_causal_mask,
         reference_causal_mask,
