@@ -110,3 +110,52 @@ def read(images: Tensor, digit_judge=None) -> Reading:
     layouts = read_layout(images)
     verdict = judge.judge(digit_crops(images, layouts), model=digit_judge)
     return Reading(verdict.labels, read_color(images), layouts, verdict.confidence)
+
+
+def evaluation_prompts(held_out: bool, per_pair: int = 1, count: int = 500, seed: int = 0):
+    """Prompts drawn evenly over the (digit, color) pairs seen in training (or held out), with
+    layouts cycling; returns (prompts, attributes)."""
+    held = {(d, data.COLOR_NAMES.index(c)) for d, c in data.HELD_OUT_PAIRS}
+    pairs = [
+        (d, c)
+        for d in range(10)
+        for c in range(len(data.COLOR_NAMES))
+        if ((d, c) in held) == held_out
+    ]
+    rng = torch.Generator().manual_seed(seed)
+    rows = []
+    for i in range(count):
+        d, c = pairs[i % len(pairs)]
+        layout = int(torch.randint(0, len(data.LAYOUTS), (1,), generator=rng))
+        rows.append((d, c, layout))
+    prompts = [data.caption(*row) for row in rows]
+    attributes = {
+        k: torch.tensor([r[i] for r in rows]).numpy()
+        for i, k in enumerate(("digit", "color", "layout"))
+    }
+    return prompts, attributes
+
+
+def prompt_following(
+    pipe,
+    prompts,
+    attributes,
+    guidance_scale: float,
+    batch_size: int = 100,
+    seed: int = 0,
+    num_inference_steps: int = 50,
+) -> dict:
+    """Generate one image per prompt with `pipe` (any text-to-image pipeline) and judge digit,
+    color and layout against the prompt: the fraction right of each, and of all three."""
+    images = torch.cat(
+        [
+            pipe(
+                prompts[i : i + batch_size],
+                num_inference_steps=num_inference_steps,
+                guidance_scale=guidance_scale,
+                generator=torch.Generator().manual_seed(seed + i),
+            )
+            for i in range(0, len(prompts), batch_size)
+        ]
+    )
+    return read(images).agreement(attributes)

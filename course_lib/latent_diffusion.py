@@ -47,6 +47,17 @@ def prompt_token_ids(text_encoder: TextEncoder, prompts, unknown: str = "warn") 
     return ids
 
 
+def training_latents(vae, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The VAE posterior (mean, logvar) of every training image, scaled: each (N, Z, h, w).
+
+    The denoiser trains on the means. Our small VAE's posterior is wide (its std, ~0.8, is close
+    to the spread of the means, 1.0), so a sample is mostly noise the decoder learned to
+    ignore; Stable Diffusion's VAE has a narrow posterior, where sample and mean agree."""
+    with torch.no_grad():
+        parts = [vae.encode(chunk) for chunk in images.split(500)]
+    return torch.cat([m for m, _ in parts]), torch.cat([v for _, v in parts])
+
+
 class TextConditioned(nn.Module):
     """eps_theta(z_t, t, token ids): a U-Net with cross-attention, fed by a frozen text encoder."""
 

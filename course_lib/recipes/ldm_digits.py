@@ -12,8 +12,17 @@ import time
 
 import torch
 
-from course_lib import caption_judge, checkpoints, clip, config, data, diffusion, train
-from course_lib.latent_diffusion import TextConditioned, activation_numbers, null_token_ids
+from course_lib import checkpoints, clip, config, data, diffusion, train
+from course_lib.caption_judge import (  # noqa: F401 (notebook 07 calls them from here)
+    evaluation_prompts,
+    prompt_following,
+)
+from course_lib.latent_diffusion import (
+    TextConditioned,
+    activation_numbers,
+    null_token_ids,
+    training_latents,  # noqa: F401 (notebook 07 calls ldm_digits.training_latents)
+)
 from course_lib.recipes import Row
 from course_lib.recipes.ddpm_digits import WARMUP
 from course_lib.unet import UNet, UNetConfig
@@ -36,17 +45,6 @@ LR = 1e-3
 EMA_DECAY = 0.998
 PROMPT_DROPOUT = 0.15  # share of training prompts replaced by the empty caption
 MIN_SNR_GAMMA = 5.0
-
-
-def training_latents(vae, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The VAE posterior (mean, logvar) of every training image, scaled: each (N, Z, h, w).
-
-    The U-Net trains on the means. Our small VAE's posterior is wide (its std, ~0.8, is close
-    to the spread of the means, 1.0), so a sample is mostly noise the decoder learned to
-    ignore; Stable Diffusion's VAE has a narrow posterior, where sample and mean agree."""
-    with torch.no_grad():
-        parts = [vae.encode(chunk) for chunk in images.split(500)]
-    return torch.cat([m for m, _ in parts]), torch.cat([v for _, v in parts])
 
 
 def train_ldm(
@@ -110,48 +108,6 @@ def build(seed: int = 0):
         "parameters": sum(p.numel() for p in ema.model.parameters()),
     }
     return ema.model, metrics
-
-
-def evaluation_prompts(held_out: bool, per_pair: int = 1, count: int = 500, seed: int = 0):
-    """Prompts drawn evenly over the (digit, color) pairs seen in training (or held out), with
-    layouts cycling; returns (prompts, attributes)."""
-    held = {(d, data.COLOR_NAMES.index(c)) for d, c in data.HELD_OUT_PAIRS}
-    pairs = [
-        (d, c)
-        for d in range(10)
-        for c in range(len(data.COLOR_NAMES))
-        if ((d, c) in held) == held_out
-    ]
-    rng = torch.Generator().manual_seed(seed)
-    rows = []
-    for i in range(count):
-        d, c = pairs[i % len(pairs)]
-        layout = int(torch.randint(0, len(data.LAYOUTS), (1,), generator=rng))
-        rows.append((d, c, layout))
-    prompts = [data.caption(*row) for row in rows]
-    attributes = {
-        k: torch.tensor([r[i] for r in rows]).numpy()
-        for i, k in enumerate(("digit", "color", "layout"))
-    }
-    return prompts, attributes
-
-
-def prompt_following(
-    pipe, prompts, attributes, guidance_scale: float, batch_size: int = 100, seed: int = 0
-) -> dict:
-    """Generate one image per prompt and judge digit, color and layout against the prompt."""
-    images = torch.cat(
-        [
-            pipe(
-                prompts[i : i + batch_size],
-                num_inference_steps=50,
-                guidance_scale=guidance_scale,
-                generator=torch.Generator().manual_seed(seed + i),
-            )
-            for i in range(0, len(prompts), batch_size)
-        ]
-    )
-    return caption_judge.read(images).agreement(attributes)
 
 
 def benchmark() -> list[Row]:
