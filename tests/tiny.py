@@ -36,3 +36,16 @@ def text_to_image(make_denoiser=None) -> pipelines.TextToImagePipeline:
     else:
         denoiser = make_denoiser(unet, text, schedule)
     return pipelines.TextToImagePipeline(denoiser, VAE(VAEConfig(width=16)), schedule, name="tiny")
+
+
+def flow_text_to_image() -> pipelines.FlowTextToImagePipeline:
+    """A rectified-flow text-to-image pipeline: a tiny DiT on 4x8x8 latents, seeded, untrained
+    (its weights scrambled, so it says something)."""
+    from course_lib.dit import DiT, DiTConfig, TextDiT
+
+    torch.manual_seed(0)
+    text = TextEncoder(TextEncoderConfig(dim=32, depth=1, heads=4, mlp_dim=64))
+    dit = DiT(DiTConfig(dim=32, depth=2, heads=4, mlp_dim=64, context_dim=32))
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    return pipelines.FlowTextToImagePipeline(TextDiT(dit, text), VAE(VAEConfig(width=16)))
