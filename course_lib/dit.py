@@ -158,6 +158,11 @@ class TextDiT(nn.Module):
     def config(self) -> DiTConfig:
         return self.dit.config
 
+    @property
+    def backbone(self) -> DiT:
+        """The part that trains (the text encoder stays frozen)."""
+        return self.dit
+
     def forward(self, z: Tensor, t: Tensor, token_ids: Tensor) -> Tensor:
         """z (B, Z, h, w), t (B,) in [0, 1], token ids (B, L) -> output (B, Z, h, w)."""
         with torch.no_grad():

@@ -76,6 +76,11 @@ class TextConditioned(nn.Module):
     def config(self):
         return self.unet.config
 
+    @property
+    def backbone(self) -> nn.Module:
+        """The part that trains (the text encoder stays frozen)."""
+        return self.unet
+
     def forward(self, z: Tensor, t: Tensor, token_ids: Tensor) -> Tensor:
         """z (B, Z, h, w), t (B,), token ids (B, L) -> predicted noise (B, Z, h, w)."""
         with torch.no_grad():
