@@ -47,16 +47,16 @@ test-ipywidgets7: $(VENV7)/.installed
 
 bench: setup
 	$(BIN)/python -m course_lib.bench
-	$(BIN)/python -m widgets.bench
+	$(BIN)/python -m tools.bench
 
 # Only the browser round trips: run the browser tests, then print what they recorded.
 bench-browser: setup
 	COURSE_FAST=1 $(BIN)/python -m pytest -m browser tests/browser
-	$(BIN)/python -m widgets.bench --browser
+	$(BIN)/python -m tools.bench --browser
 
 # Static pages: every notebook executed in fast mode, exported to site/*.html.
 site: setup
-	COURSE_FAST=1 $(BIN)/python -m widgets.site --out site
+	COURSE_FAST=1 $(BIN)/python -m tools.site --out site
 
 lint: setup
 	$(BIN)/ruff check .

@@ -3,7 +3,8 @@
 Layers, each importing only those before it:
 data -> blocks (transformer) -> models (vit, tokenizer + clip, unet, autoencoder; zero_shot
 uses a trained clip) -> diffusion maths -> pipelines.
-`config`, `train` and `checkpoints` serve them all.
+`config`, `checks` and `checkpoints` serve them all; `train` (the loops, and the one denoiser
+trainer on the diffusion loss) sits above the diffusion maths; `recipes` sit on top.
 """
 
 __version__ = "0.1.0"

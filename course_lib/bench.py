@@ -1,7 +1,7 @@
 """Quality and speed of every shipped model: `python -m course_lib.bench [NAME ...]`.
 
 Prints one markdown table. Each checkpoint's rows come from `benchmark()` in its recipe
-(`course_lib.recipes`); widget timings are printed by `python -m widgets.bench`.
+(`course_lib.recipes`); widget timings are printed by `python -m tools.bench`.
 """
 
 from __future__ import annotations

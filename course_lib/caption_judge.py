@@ -112,9 +112,10 @@ def read(images: Tensor, digit_judge=None) -> Reading:
     return Reading(verdict.labels, read_color(images), layouts, verdict.confidence)
 
 
-def evaluation_prompts(held_out: bool, per_pair: int = 1, count: int = 500, seed: int = 0):
-    """Prompts drawn evenly over the (digit, color) pairs seen in training (or held out), with
-    layouts cycling; returns (prompts, attributes)."""
+def evaluation_prompts(held_out: bool, count: int = 500, seed: int = 0):
+    """`count` prompts drawn evenly over the (digit, color) pairs seen in training (or the
+    held-out ones, `data.HELD_OUT_PAIRS`), with layouts drawn at random from `seed`;
+    returns (prompts, attributes), attributes as `Reading.agreement` takes them."""
     held = {(d, data.COLOR_NAMES.index(c)) for d, c in data.HELD_OUT_PAIRS}
     pairs = [
         (d, c)
@@ -145,7 +146,7 @@ def prompt_following(
     seed: int = 0,
     num_inference_steps: int = 50,
 ) -> dict:
-    """Generate one image per prompt with `pipe` (any text-to-image pipeline) and judge digit,
+    """Generate one image per prompt with a text-to-image pipeline, and judge its digit,
     color and layout against the prompt: the fraction right of each, and of all three."""
     images = torch.cat(
         [

@@ -13,6 +13,8 @@ import warnings
 import torch
 from torch import Tensor
 
+FAR = 8.0  # |value| beyond this is not an image in [-1, 1] (pixels in 0..255, most likely)
+
 
 class InputRangeWarning(UserWarning):
     """Images whose values lie where the model's inputs do not (e.g. [0, 1] for [-1, 1])."""
@@ -97,8 +99,9 @@ def batch(x, name: str, expected: tuple[int, ...], model: str, dtype: torch.dtyp
 def model_images(x, name: str, expected: tuple[int, ...], model: str, dtype: torch.dtype) -> Tensor:
     """Images for a model that takes float (B, *expected) in [-1, 1] of the model's dtype.
 
-    Besides `batch`'s checks: values far outside [-1, 1] (0..255) are refused; values all
-    within [0, 1] get an InputRangeWarning (map them with x * 2 - 1).
+    Besides `batch`'s checks: values far outside [-1, 1] (beyond +-8, such as pixels in
+    0..255) are refused; values all within [0, 1] get an InputRangeWarning (map them with
+    x * 2 - 1). Values a little outside (noise probes, randn) pass.
     """
     batch(x, name, expected, model, dtype)
     if not x.numel():
@@ -106,7 +109,7 @@ def model_images(x, name: str, expected: tuple[int, ...], model: str, dtype: tor
     low, high = float(x.min()), float(x.max())
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{name} holds nan or inf values")
-    if low < -1.5 or high > 1.5:
+    if low < -FAR or high > FAR:
         raise ValueError(
             f"{model} takes {name} in [-1, 1], got values in [{low:.3g}, {high:.3g}]; "
             "pixels in 0..255 map to [-1, 1] with x / 127.5 - 1"

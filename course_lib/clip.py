@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib import checks
 from course_lib.tokenizer import SPECIAL_TOKENS, Tokenizer, digit_caption_vocab
 from course_lib.transformer import Block
 
@@ -236,11 +237,8 @@ class CLIP(nn.Module):
         """Images (B, C, H, W) in [-1, 1] -> unit vectors (B, D)."""
         c = self.config
         expected = (c.channels, c.image_size, c.image_size)
-        if not isinstance(images, Tensor) or images.ndim != 4 or images.shape[1:] != expected:
-            got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-            raise ValueError(
-                f"images must have shape (B, {', '.join(map(str, expected))}), got {got}"
-            )
+        dtype = self.image_projection.weight.dtype
+        checks.model_images(images, "images", expected, "CLIP's image encoder", dtype)
         features = self.image_encoder(images)  # (B, 256)
         return F.normalize(self.image_projection(features), dim=-1)  # (B, D)
 
@@ -254,9 +252,8 @@ class CLIP(nn.Module):
 
 
 def _check_embeddings(name: str, emb: Tensor) -> None:
-    if not isinstance(emb, Tensor) or emb.ndim != 2:
-        got = tuple(emb.shape) if isinstance(emb, Tensor) else type(emb).__name__
-        raise ValueError(f"{name} must be a (B, D) tensor, got {got}")
+    checks.tensor(emb, name, 2, "(B, D)")
+    checks.floating(emb, name)
     norms = emb.detach().float().norm(dim=-1)
     if not torch.allclose(norms, torch.ones_like(norms), atol=1e-3):
         raise ValueError(
@@ -278,6 +275,12 @@ def clip_loss(image_emb: Tensor, text_emb: Tensor, logit_scale: Tensor | float) 
             f"image_emb {tuple(image_emb.shape)} and text_emb {tuple(text_emb.shape)} must have "
             "the same shape: one caption per image, in the same order"
         )
+    hint = "the multiplier 1 / temperature, e.g. model.logit_scale or 14.3"
+    if isinstance(logit_scale, Tensor):  # a learned scale keeps its gradient: only look at it
+        if logit_scale.numel() != 1 or not bool(torch.isfinite(logit_scale).all()):
+            raise ValueError(f"logit_scale must be one finite number ({hint}), got {logit_scale}")
+    else:
+        checks.number(logit_scale, "logit_scale", minimum=0, hint=hint)
     logits = logit_scale * image_emb @ text_emb.T  # (B, B): images x captions
     labels = torch.arange(len(logits), device=logits.device)  # the match is on the diagonal
     loss_images = F.cross_entropy(logits, labels)  # each image picks its caption

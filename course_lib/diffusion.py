@@ -374,6 +374,43 @@ def guided(model, x: Tensor, t_batch: Tensor, cond=None, guidance_scale=None, nu
     return cfg(eps_uncond, eps_cond, guidance_scale)
 
 
+def sampling_timesteps(schedule: NoiseSchedule, sampler: str, steps: int | None) -> list[int]:
+    """The timesteps a sampler visits, descending: DDPM every one of the T, DDIM `steps`."""
+    if sampler not in ("ddpm", "ddim"):
+        raise ValueError(f"unknown sampler {sampler!r}; pass 'ddpm' or 'ddim'")
+    if sampler == "ddim":
+        return ddim_timesteps(schedule.T, schedule.T if steps is None else steps)
+    if steps not in (None, schedule.T):
+        raise ValueError(
+            f"DDPM takes every one of the T={schedule.T} steps; for {steps} steps use "
+            "sampler='ddim' (eta=1 gives DDPM's noise)"
+        )
+    return list(range(schedule.T - 1, -1, -1))
+
+
+def _check_sampling(shape: tuple[int, ...], eta, cond, guidance_scale, null_cond) -> None:
+    checks.number(eta, "eta", minimum=0)
+    check_guidance_scale(guidance_scale)
+    if guidance_scale is not None and cond is None:
+        raise ValueError("guidance_scale needs a condition to guide towards: pass cond=labels")
+    for name, c in (("cond", cond), ("null_cond", null_cond)):
+        if isinstance(c, Tensor) and len(c) != shape[0]:
+            raise ValueError(
+                f"{name} holds {len(c)} conditions but the batch has {shape[0]} images; "
+                "pass one label per image"
+            )
+
+
+def _reverse_step(schedule, sampler: str, x, eps, t: int, t_next: int | None, eta, randn):
+    """One step of `sample`'s loop from t to t_next (None: the last step, to x_0)."""
+    if sampler == "ddpm":
+        return ddpm_step(schedule, x, eps, t, noise=None if t == 0 else randn())
+    alpha_bar_t = schedule.alpha_bar[t].item()
+    alpha_bar_prev = 1.0 if t_next is None else schedule.alpha_bar[t_next].item()
+    noise = randn() if eta > 0 and t_next is not None else None
+    return ddim_step(x, eps, alpha_bar_t, alpha_bar_prev, eta, noise)
+
+
 @torch.no_grad()
 def sample(
     model: NoisePredictor,
@@ -408,27 +445,8 @@ def sample(
     step uses classifier-free guidance against `null_cond` (see `predict_noise`).
     Returns the samples (B, C, H, W), or a `Trajectory` with every x_t and predicted x_0.
     """
-    if sampler not in ("ddpm", "ddim"):
-        raise ValueError(f"unknown sampler {sampler!r}; pass 'ddpm' or 'ddim'")
-    if sampler == "ddpm":
-        if steps not in (None, schedule.T):
-            raise ValueError(
-                f"DDPM takes every one of the T={schedule.T} steps; for {steps} steps use "
-                "sampler='ddim' (eta=1 gives DDPM's noise)"
-            )
-        timesteps = list(range(schedule.T - 1, -1, -1))
-    else:
-        timesteps = ddim_timesteps(schedule.T, schedule.T if steps is None else steps)
-    checks.number(eta, "eta", minimum=0)
-    check_guidance_scale(guidance_scale)
-    if guidance_scale is not None and cond is None:
-        raise ValueError("guidance_scale needs a condition to guide towards: pass cond=labels")
-    for name, c in (("cond", cond), ("null_cond", null_cond)):
-        if isinstance(c, Tensor) and len(c) != shape[0]:
-            raise ValueError(
-                f"{name} holds {len(c)} conditions but the batch has {shape[0]} images; "
-                "pass one label per image"
-            )
+    timesteps = sampling_timesteps(schedule, sampler, steps)
+    _check_sampling(shape, eta, cond, guidance_scale, null_cond)
 
     def randn() -> Tensor:
         return torch.randn(shape, generator=generator).to(device)
@@ -442,13 +460,8 @@ def sample(
         if clip_x0:
             x0 = x0.clamp(-x0_range, x0_range)
             eps = eps_from_x0(x, x0, alpha_bar_t)
-        last = i == len(timesteps) - 1
-        if sampler == "ddpm":
-            x = ddpm_step(schedule, x, eps, t, noise=None if t == 0 else randn())
-        else:
-            alpha_bar_prev = 1.0 if last else schedule.alpha_bar[timesteps[i + 1]].item()
-            noisy = eta > 0 and not last
-            x = ddim_step(x, eps, alpha_bar_t, alpha_bar_prev, eta, randn() if noisy else None)
+        t_next = timesteps[i + 1] if i + 1 < len(timesteps) else None
+        x = _reverse_step(schedule, sampler, x, eps, t, t_next, eta, randn)
         if return_trajectory:
             xs.append(x.cpu())
             x0s.append(x0.cpu())

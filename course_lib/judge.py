@@ -10,11 +10,15 @@ Letters: N images, F feature width.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from course_lib import diffusion
 
 
 @dataclass
@@ -85,3 +89,46 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
     root = linalg.sqrtm(cov_a @ cov_b)
     root = np.asarray(root[0] if isinstance(root, tuple) else root).real  # drop rounding noise
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+
+
+def mean_pairwise_distance(images: Tensor) -> float:
+    """Diversity of one set of images (N, C, H, W): the mean L2 distance over all pairs,
+    per pixel (RMS), so 0 means N copies of one image."""
+    flat = images.flatten(1).double()  # (N, C*H*W)
+    n = len(flat)
+    if n < 2:
+        raise ValueError("diversity needs at least 2 images")
+    distances = torch.cdist(flat, flat) / flat.shape[1] ** 0.5  # (N, N)
+    return (distances.sum() / (n * (n - 1))).item()
+
+
+def guidance_sweep(
+    pipe,
+    digits: Sequence[int] = tuple(range(10)),
+    per_digit: int = 50,
+    scales: Sequence[float] = diffusion.GUIDANCE_SCALES,
+    steps: int = 50,
+    seed: int = 0,
+    referee=None,
+    progress: bool = False,
+) -> dict[str, list]:
+    """For each guidance scale of a label-guided pipeline: the fraction of samples the judge
+    reads as the requested digit (fidelity), and the mean pairwise distance between samples
+    of one digit (diversity), averaged over digits. Every scale starts from the same noise.
+    Returns lists over scales: "scale", "accuracy", "diversity", "seconds", and "images"
+    (each (len(digits) * per_digit, 1, H, W) in [0, 1], digit by digit)."""
+    referee = referee if referee is not None else load_judge()
+    labels = torch.tensor(digits).repeat_interleave(per_digit)  # (D * per_digit,)
+    out = {"scale": [], "accuracy": [], "diversity": [], "seconds": [], "images": []}
+    for scale in scales:
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(seed)  # the same noise at every scale
+        images = pipe(labels, steps, scale, generator=generator, progress=progress)
+        out["seconds"].append(time.perf_counter() - start)
+        verdict = judge(images, referee, scale="zero_one")
+        per_class = [mean_pairwise_distance(group) for group in images.split(per_digit)]
+        out["scale"].append(float(scale))
+        out["accuracy"].append((verdict.labels == labels).float().mean().item())
+        out["diversity"].append(sum(per_class) / len(per_class))
+        out["images"].append(images)
+    return out

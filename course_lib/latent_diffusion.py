@@ -14,10 +14,14 @@ Letters: B batch, L context length (tokens), D text width, Z latent channels, h 
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import torch
 from torch import Tensor, nn
 
 from course_lib.clip import TextEncoder
+from course_lib.unet import UNet, UNetConfig
 
 
 def null_token_ids(text_encoder: TextEncoder, batch: int) -> Tensor:
@@ -45,17 +49,6 @@ def prompt_token_ids(text_encoder: TextEncoder, prompts, unknown: str = "warn") 
     if worded:
         ids[worded] = text_encoder.tokenize([prompts[i] for i in worded], unknown=unknown)
     return ids
-
-
-def training_latents(vae, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The VAE posterior (mean, logvar) of every training image, scaled: each (N, Z, h, w).
-
-    The denoiser trains on the means. Our small VAE's posterior is wide (its std, ~0.8, is close
-    to the spread of the means, 1.0), so a sample is mostly noise the decoder learned to
-    ignore; Stable Diffusion's VAE has a narrow posterior, where sample and mean agree."""
-    with torch.no_grad():
-        parts = [vae.encode(chunk) for chunk in images.split(500)]
-    return torch.cat([m for m, _ in parts]), torch.cat([v for _, v in parts])
 
 
 class TextConditioned(nn.Module):
@@ -88,6 +81,18 @@ class TextConditioned(nn.Module):
         return self.unet(z, t, states, mask=~padding)  # the U-Net's mask is True = keep
 
 
+def training_latents(vae: nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
+    """The VAE posterior (mean, logvar) of every training image (N, 3, H, W), scaled: each
+    (N, Z, h, w).
+
+    The U-Net trains on the means. Our small VAE's posterior is wide (its std, ~0.8, is close
+    to the spread of the means, 1.0), so a sample is mostly noise the decoder learned to
+    ignore; Stable Diffusion's VAE has a narrow posterior, where sample and mean agree."""
+    with torch.no_grad():
+        parts = [vae.encode(chunk) for chunk in images.split(500)]
+    return torch.cat([m for m, _ in parts]), torch.cat([v for _, v in parts])
+
+
 def activation_numbers(model: nn.Module, *inputs) -> int:
     """How many numbers the forward pass produces in all its modules' outputs: what training
     keeps for the backward pass, a measure of activation memory independent of the allocator."""
@@ -107,3 +112,38 @@ def activation_numbers(model: nn.Module, *inputs) -> int:
         for hook in hooks:
             hook.remove()
     return total
+
+
+@torch.no_grad()
+def step_costs(
+    config: UNetConfig,
+    pixel_size: int = 32,
+    pixel_channels: int = 3,
+    batch: int = 32,
+    tokens: int = 12,
+    repeats: int = 5,
+) -> dict[str, dict]:
+    """What the latent space saves: milliseconds per U-Net step and activation memory (MB of
+    float32 per forward) of the U-Net `config` on its latents, and of the same widths on
+    pixels (pixel_channels, pixel_size, pixel_size), both attending to `tokens` random tokens.
+
+    Returns {"latent": cost, "pixel": cost}, each {"shape": "8x8x4" (h x w x channels),
+    "ms": ..., "MB": ...}. Random inputs come from a fixed local generator."""
+    generator = torch.Generator().manual_seed(0)
+    context = torch.randn(batch, tokens, config.cond_dim, generator=generator)  # (B, L, D)
+    t = torch.randint(0, 1000, (batch,), generator=generator)  # (B,)
+    pixel = dataclasses.replace(config, image_size=pixel_size, channels=pixel_channels)
+    costs = {}
+    for space, c in (("latent", config), ("pixel", pixel)):
+        unet = UNet(c).eval()
+        x = torch.randn(batch, c.channels, c.image_size, c.image_size, generator=generator)
+        unet(x, t, context)  # warm-up
+        start = time.perf_counter()
+        for _ in range(repeats):
+            unet(x, t, context)
+        costs[space] = {
+            "shape": f"{c.image_size}x{c.image_size}x{c.channels}",
+            "ms": 1000 * (time.perf_counter() - start) / repeats,
+            "MB": 4 * activation_numbers(unet, x, t, context) / 2**20,
+        }
+    return costs

@@ -1,7 +1,9 @@
 """The one training loop every notebook uses: a budget, a progress bar, a loss history.
 
 The notebook writes the interesting part, the loss of one batch, as a function; `fit`
-does the plumbing around it (optimizer step, EMA, budget, Ctrl-C).
+does the plumbing around it (optimizer step, EMA, budget, Ctrl-C). Every denoiser (the
+pixel, class-conditional and latent ones) trains through `fit_denoiser`, with its
+hyper-parameters in one frozen `DenoiserTraining`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from course_lib import data, diffusion
 
 
 class EMA:
@@ -48,6 +52,16 @@ class TrainResult:
     @property
     def steps(self) -> int:
         return len(self.losses)
+
+    def summary(self, window: int = 100) -> dict:
+        """For a checkpoint's metadata: steps taken, mean loss of the last `window`, seconds."""
+        last = self.losses[-window:]
+        return {
+            "steps": self.steps,
+            "final_loss": round(sum(last) / max(1, len(last)), 4),
+            "train_seconds": round(self.seconds, 1),
+            "interrupted": self.interrupted,
+        }
 
     def smoothed(self, window: int = 50) -> list[float]:
         """Running mean of the losses over `window` steps, for plotting."""
@@ -127,12 +141,41 @@ def warmup_cosine(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def adamw_one_cycle(params, lr: float, steps: int, weight_decay: float = 0.0):
-    """AdamW and a one-cycle learning rate peaking at `lr` over `steps`: the classifiers' and
-    the VAE's recipe. `params`: parameters, or groups with their own weight_decay."""
+def fit_one_cycle(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, tuple], Tensor],
+    examples: tuple[Tensor, ...],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    generator: torch.Generator | None,
+    params=None,
+    weight_decay: float = 0.0,
+    seconds: float | None = None,
+    desc: str = "training",
+    progress: bool = True,
+) -> TrainResult:
+    """The classifiers' and the VAE's recipe: AdamW and a one-cycle learning rate peaking at
+    `lr` (Smith & Topin 2018) over `steps` shuffled batches of `examples`; `fit` does the rest.
+
+    params: parameters, or groups with their own weight_decay (default: all of `model`'s).
+    The rate only comes down at the end of `steps`: a `seconds` cap that stops the run
+    half-way leaves it near its peak."""
+    params = model.parameters() if params is None else params
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(steps, 1))
-    return optimizer, scheduler
+    return fit(
+        model,
+        loss_fn,
+        data.batches(*examples, batch_size=batch_size, generator=generator),
+        optimizer=optimizer,
+        scheduler=scheduler,
+        steps=steps,
+        seconds=seconds,
+        desc=desc,
+        progress=progress,
+    )
 
 
 class _EMAOfPart:
@@ -183,3 +226,139 @@ def fit_with_ema(
         progress=progress,
     )
     return result, ema
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenoiserTraining:
+    """How `fit_denoiser` trains a noise predictor. Each recipe spells out its own, every
+    field, so retuning one retunes no other; it is saved in the checkpoint's metadata."""
+
+    steps: int  # optimizer steps to take (a `seconds` cap may stop the run sooner)
+    batch_size: int  # training examples per step
+    lr: float  # AdamW's peak learning rate (no weight decay)
+    warmup: int  # steps of linear warm-up, then a cosine down to 0.1 x lr
+    ema_decay: float  # after each step: shadow <- decay * shadow + (1 - decay) * weights
+    min_snr_gamma: float | None  # Min-SNR-gamma loss weight (Hang et al. 2023); None: simple loss
+    schedule_steps: int | None = None  # the warm-up + cosine spans this many steps; None: `steps`
+    cond_dropout: float = 0.0  # share of conditions set to the null one (Ho & Salimans 2022)
+    channels_last: bool = False  # NHWC weights and images: 15-20% faster convolutions on CPU
+
+    def __post_init__(self) -> None:
+        _check_count("steps", self.steps, low=0, example=2000)
+        _check_count("batch_size", self.batch_size, low=1, example=64)
+        _check_count("warmup", self.warmup, low=0, example=100)
+        if self.schedule_steps is not None:
+            _check_count("schedule_steps", self.schedule_steps, low=1, example=5000)
+        _check_number("lr", self.lr, 0.0, math.inf, "1e-3")
+        _check_number("ema_decay", self.ema_decay, 0.0, 1.0, "0.998")
+        if self.min_snr_gamma is not None:
+            _check_number("min_snr_gamma", self.min_snr_gamma, 0.0, math.inf, "5.0, or None")
+        if self.cond_dropout != 0.0:
+            _check_number("cond_dropout", self.cond_dropout, 0.0, 1.0, "0.15, or 0.0")
+
+
+def _check_count(name: str, value, low: int, example: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be a whole number >= {low} (e.g. {example}), got {value!r}")
+
+
+def _check_number(name: str, value, low: float, high: float, example: str) -> None:
+    """Raise unless low < value < high (both ends open)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
+        where = f"> {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+        raise ValueError(f"{name} must be a number {where} (e.g. {example}), got {value!r}")
+
+
+def denoiser_metadata(hp: DenoiserTraining, result: TrainResult, model: nn.Module) -> dict:
+    """What a denoiser's checkpoint records of its training: the hyper-parameters, how the
+    run went (`TrainResult.summary`) and the shipped model's parameter count."""
+    count = sum(p.numel() for p in model.parameters())
+    return {"training": asdict(hp), **result.summary(), "parameters": count}
+
+
+def denoiser_loss(
+    model: nn.Module,
+    schedule: diffusion.NoiseSchedule,
+    batch: tuple[Tensor, ...],
+    hp: DenoiserTraining,
+    *,
+    generator: torch.Generator | None = None,
+    cond_null: Tensor | int | None = None,
+) -> Tensor:
+    """The loss of one batch (x0,) or (x0, cond): condition dropout at hp.cond_dropout
+    (`diffusion.drop_condition`, Ho & Salimans 2022, Algorithm 1), then the simple loss with
+    a random t per example (`diffusion.diffusion_loss`, Ho et al. 2020, Algorithm 1)."""
+    x0, *rest = batch  # x0 (B, C, H, W); rest: [] or [cond (B, ...)]
+    cond = rest[0] if rest else None
+    if hp.channels_last:
+        x0 = x0.contiguous(memory_format=torch.channels_last)
+    if cond is not None and hp.cond_dropout > 0:
+        cond = diffusion.drop_condition(cond, hp.cond_dropout, cond_null, generator)
+    return diffusion.diffusion_loss(
+        model, schedule, x0, cond=cond, generator=generator, min_snr_gamma=hp.min_snr_gamma
+    )
+
+
+def _check_examples(examples, hp: DenoiserTraining, cond_null) -> None:
+    if not isinstance(examples, tuple | list) or len(examples) not in (1, 2):
+        raise TypeError(
+            "examples is a tuple (x0,) for an unconditional denoiser or (x0, cond) for a "
+            f"conditional one, each with one row per example; got {type(examples).__name__}"
+        )
+    if hp.cond_dropout > 0 and len(examples) == 1:
+        raise ValueError(
+            f"cond_dropout={hp.cond_dropout} drops conditions, but examples has none: pass "
+            "(x0, cond), or set cond_dropout=0.0 for an unconditional denoiser"
+        )
+    if hp.cond_dropout > 0 and cond_null is None:
+        raise ValueError(
+            "condition dropout needs the null condition: pass cond_null=, the 'no label' index "
+            "(model.config.num_classes) or the empty prompt's token ids "
+            "(latent_diffusion.null_token_ids(text_encoder, hp.batch_size))"
+        )
+
+
+def fit_denoiser(
+    model: nn.Module,
+    schedule: diffusion.NoiseSchedule,
+    examples: tuple[Tensor, ...],
+    hp: DenoiserTraining,
+    *,
+    generator: torch.Generator,
+    cond_null: Tensor | int | None = None,
+    part: Callable[[nn.Module], nn.Module] | None = None,
+    seconds: float | None = None,
+    desc: str = "denoiser",
+    progress: bool = True,
+) -> tuple[TrainResult, EMA]:
+    """Train a noise predictor eps_theta(x_t, t, cond) on shuffled batches of `examples`
+    with `denoiser_loss`; `fit_with_ema` does the rest (AdamW, warm-up then cosine, EMA).
+
+    examples: (x0,) or (x0, cond), one row per example: x0 (N, C, H, W) images or latents
+    in model space; cond (N,) labels or (N, L) token ids. cond_null: the "no condition"
+    value condition dropout puts in (see `denoiser_loss`). part(model): the module to
+    optimize and average (the latent denoiser's U-Net, not its frozen text encoder).
+    All randomness (batches, t, noise, dropout) comes from `generator`.
+    Returns (history, ema); `ema.model` is the averaged copy of the part.
+    """
+    _check_examples(examples, hp, cond_null)
+    if hp.channels_last:
+        model.to(memory_format=torch.channels_last)  # the images follow, in denoiser_loss
+
+    def loss_fn(m: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
+        return denoiser_loss(m, schedule, batch, hp, generator=generator, cond_null=cond_null)
+
+    return fit_with_ema(
+        model,
+        loss_fn,
+        data.batches(*examples, batch_size=hp.batch_size, generator=generator),
+        steps=hp.steps,
+        lr=hp.lr,
+        ema_decay=hp.ema_decay,
+        part=part,
+        schedule_steps=hp.schedule_steps,
+        warmup=hp.warmup,
+        seconds=seconds,
+        desc=desc,
+        progress=progress,
+    )

@@ -13,19 +13,13 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
+from course_lib import checks
 from course_lib.transformer import Block
 
 
 def _check_images(images: Tensor, patch_size: int) -> None:
-    if not isinstance(images, Tensor):
-        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
-    if images.ndim != 4:
-        raise ValueError(
-            f"images must have shape (B, C, H, W), got {tuple(images.shape)}; "
-            "for one image use images.unsqueeze(0)"
-        )
-    if not isinstance(patch_size, int) or patch_size < 1:
-        raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
+    checks.tensor(images, "images", 4, "(B, C, H, W); for one image use images.unsqueeze(0)")
+    checks.positive_int(patch_size, "patch_size")
     h, w = images.shape[-2:]
     if h % patch_size or w % patch_size:
         raise ValueError(
@@ -48,9 +42,13 @@ def patchify(images: Tensor, patch_size: int) -> Tensor:
 
 def unpatchify(patches: Tensor, patch_size: int, image_size: int, channels: int) -> Tensor:
     """(B, N, P*P*C) -> (B, C, H, W) with H = W = image_size: the inverse of `patchify`."""
-    if not isinstance(patches, Tensor) or patches.ndim != 3:
-        shape = tuple(patches.shape) if isinstance(patches, Tensor) else type(patches).__name__
-        raise ValueError(f"patches must be a (B, N, P*P*C) tensor, got {shape}")
+    checks.tensor(patches, "patches", 3, "(B, N, P*P*C)")
+    for value, name in (
+        (patch_size, "patch_size"),
+        (image_size, "image_size"),
+        (channels, "channels"),
+    ):
+        checks.positive_int(value, name)
     if image_size % patch_size:
         raise ValueError(f"image size {image_size} is not divisible by patch size {patch_size}")
     side = image_size // patch_size
@@ -112,11 +110,7 @@ class ViT(nn.Module):
     def _check_input(self, x: Tensor) -> None:
         c = self.config
         expected = (c.channels, c.image_size, c.image_size)
-        if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(
-                f"this ViT takes images of shape (B, {', '.join(map(str, expected))}), got {got}"
-            )
+        checks.model_images(x, "images", expected, "this ViT", self.patch_embed.weight.dtype)
 
     def tokens(self, x: Tensor) -> Tensor:
         """Images (B, C, H, W) in [-1, 1] -> input tokens (B, T, D): CLS first, positions added."""

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from course_lib import diffusion
+from course_lib import diffusion, train
 from course_lib.pipelines import GuidedPipeline
 from course_lib.recipes import cfg_digits
 from course_lib.unet import UNet, UNetConfig
@@ -91,12 +91,13 @@ def test_bad_guidance_inputs():
 
 
 def test_condition_dropout_rate_is_the_configured_one():
-    assert 0.10 <= cfg_digits.COND_DROPOUT <= 0.20
+    rate = cfg_digits.TRAINING.cond_dropout
+    assert 0.10 <= rate <= 0.20
     labels = torch.randint(0, 10, (20_000,), generator=torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(1)
-    dropped = diffusion.drop_condition(labels, cfg_digits.COND_DROPOUT, NULL, g)
+    dropped = diffusion.drop_condition(labels, rate, NULL, g)
     nulls = dropped == NULL
-    assert abs(nulls.float().mean().item() - cfg_digits.COND_DROPOUT) < 0.01
+    assert abs(nulls.float().mean().item() - rate) < 0.01
     assert torch.equal(dropped[~nulls], labels[~nulls])  # the rest are kept as they were
     assert torch.equal(diffusion.drop_condition(labels, 0.0, NULL), labels)
     assert bool((diffusion.drop_condition(labels, 1.0, NULL) == NULL).all())
@@ -106,18 +107,17 @@ def test_condition_dropout_rate_is_the_configured_one():
 
 def test_training_loss_drops_labels_at_the_recipe_rate():
     class Spy(LabelModel):
-        config = UNetConfig(image_size=4, widths=(8,), attention_levels=(), num_classes=10)
-
         def __call__(self, x, t, cond):
             super().__call__(x, t, cond)
             return torch.zeros_like(x)
 
-    spy, n = Spy(), 20_000
+    spy, n, hp = Spy(), 20_000, cfg_digits.TRAINING
     batch = (torch.zeros(n, 1, 4, 4), torch.randint(0, 10, (n,)))
     schedule = diffusion.NoiseSchedule.cosine(50)
-    cfg_digits.conditional_loss(spy, schedule, batch, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    train.denoiser_loss(spy, schedule, batch, hp, generator=g, cond_null=NULL)
     ((_, cond),) = spy.calls
-    assert abs((cond == NULL).float().mean().item() - cfg_digits.COND_DROPOUT) < 0.01
+    assert abs((cond == NULL).float().mean().item() - hp.cond_dropout) < 0.01
 
 
 @pytest.fixture(scope="module")

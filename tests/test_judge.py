@@ -27,3 +27,14 @@ def test_the_judge_reads_real_test_digits():
     torch.testing.assert_close(unit.confidence, verdict.confidence[:20])
     with pytest.raises(ValueError, match="28, 28"):
         judge.judge(torch.zeros(2, 3, 28, 28))
+
+
+def test_diversity_is_the_mean_pairwise_rms_distance():
+    images = torch.zeros(3, 1, 4, 4)
+    images[1] += 0.5  # 0.5 from image 0 at every pixel, and from image 2
+    images[2] += 1.0  # 1.0 from image 0
+    # mean over the 6 ordered pairs of the per-pixel RMS distance: (0.5 + 1.0 + 0.5) * 2 / 6
+    assert judge.mean_pairwise_distance(images) == pytest.approx(2 / 3)
+    assert judge.mean_pairwise_distance(torch.ones(5, 1, 4, 4)) == 0.0
+    with pytest.raises(ValueError, match="at least 2"):
+        judge.mean_pairwise_distance(torch.zeros(1, 1, 4, 4))

@@ -11,6 +11,8 @@ from course_lib.latent_diffusion import (
     activation_numbers,
     null_token_ids,
     prompt_token_ids,
+    step_costs,
+    training_latents,
 )
 from course_lib.tokenizer import UnknownWordWarning
 from course_lib.unet import UNet, UNetConfig
@@ -124,6 +126,40 @@ def test_prompt_dropout_rate():
 def test_activation_count_matches_a_hand_count():
     model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
     assert activation_numbers(model, torch.zeros(4, 3)) == 4 * (5 + 5 + 2)
+
+
+def test_training_latents_are_the_posterior_means_in_chunks(pipe):
+    images = torch.rand(600, 3, 32, 32) * 2 - 1  # more than one chunk of 500
+    means, logvars = training_latents(pipe.vae, images)
+    assert means.shape == logvars.shape == (600, 4, 8, 8)
+    with torch.no_grad():
+        mean, logvar = pipe.vae.encode(images[550:])
+    torch.testing.assert_close(means[550:], mean)
+    torch.testing.assert_close(logvars[550:], logvar)
+
+
+def test_step_costs_compare_the_same_widths_on_latents_and_pixels():
+    config = UNetConfig(
+        image_size=8, channels=4, widths=(8, 16), attention_levels=(1,), cond_dim=8, heads=2
+    )
+    costs = step_costs(config, pixel_size=16, batch=2, tokens=3, repeats=1)
+    assert [costs["latent"]["shape"], costs["pixel"]["shape"]] == ["8x8x4", "16x16x3"]
+    assert costs["pixel"]["MB"] > 2 * costs["latent"]["MB"] > 0  # 4x the positions
+    assert costs["latent"]["ms"] > 0
+
+
+def test_evaluation_prompts_cover_the_seen_or_the_held_out_pairs():
+    held = {(d, data.COLOR_NAMES.index(c)) for d, c in data.HELD_OUT_PAIRS}
+    for held_out, count in ((False, 120), (True, 12)):
+        prompts, attributes = caption_judge.evaluation_prompts(held_out, count=count)
+        pairs = set(zip(attributes["digit"].tolist(), attributes["color"].tolist(), strict=True))
+        assert len(prompts) == count and all(((d, c) in held) == held_out for d, c in pairs)
+        assert prompts[0] == data.caption(
+            *(int(attributes[k][0]) for k in ("digit", "color", "layout"))
+        )
+    assert len(pairs) == len(held)  # 12 held-out prompts visit all 6 held-out pairs
+    again, _ = caption_judge.evaluation_prompts(True, count=12)
+    assert again == prompts  # seeded
 
 
 def test_caption_judge_reads_the_real_test_images():

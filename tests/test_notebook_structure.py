@@ -78,3 +78,57 @@ def test_colab_setup_keeps_colabs_torch_and_ipywidgets():
         )
         for flag in ("-U", "--upgrade", "--force-reinstall", "torch", "ipywidgets"):
             assert f'"{flag}"' not in setup, f"{path.name}: setup cell must not pass {flag}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_valid_nbformat_4_5_with_cell_ids(path):
+    nb = nbformat.read(path, as_version=4)
+    assert (nb.nbformat, nb.nbformat_minor) == (4, 5), "normalise with nbformat 4.5"
+    ids = [cell.get("id") for cell in nb.cells]
+    assert all(ids) and len(set(ids)) == len(ids), "every cell needs a unique id"
+    nbformat.validate(nb)
+
+
+def _setup_cell(path) -> str:
+    return next(
+        c.source for c in nbformat.read(path, as_version=4).cells if "google.colab" in c.source
+    )
+
+
+def _run_setup(source: str, repo, calls: list, fail_on: str | None = None):
+    """Execute a setup cell as Colab would, with git and pip replaced by a recorder."""
+    import subprocess
+    import sys
+    import types
+
+    def fake_run(command, **kwargs):
+        calls.append(list(command))
+        failed = fail_on is not None and fail_on in command
+        return subprocess.CompletedProcess(command, 1 if failed else 0, "out\n", "the reason\n")
+
+    source = source.replace("/content/patches-to-pixels", str(repo))
+    sys.modules["google.colab"] = types.ModuleType("google.colab")
+    original, subprocess.run = subprocess.run, fake_run
+    path_before = list(sys.path)
+    try:
+        exec(compile(source, "setup", "exec"), {"__name__": "setup"})
+    finally:
+        subprocess.run = original
+        del sys.modules["google.colab"]
+        sys.path[:] = path_before
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_setup_fails_loudly_and_updates_an_existing_clone(path, tmp_path):
+    source, calls = _setup_cell(path), []
+    with pytest.raises(RuntimeError, match=r"`git clone .*` failed \(exit 1\):\nout\nthe reason"):
+        _run_setup(source, tmp_path / "repo", calls, fail_on="clone")
+    calls.clear()
+    _run_setup(source, tmp_path / "repo", calls)
+    assert calls[0][:2] == ["git", "clone"] and "pip" in calls[1]
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    calls.clear()
+    _run_setup(source, tmp_path / "repo", calls)
+    assert calls[0][:4] == ["git", "-C", str(tmp_path / "repo"), "pull"], "re-running updates"
+    with pytest.raises(RuntimeError, match="pip install"):
+        _run_setup(source, tmp_path / "repo", [], fail_on="pip")

@@ -6,7 +6,7 @@ import re
 import nbformat
 import pytest
 
-from widgets import site
+from tools import site
 
 WIDGET_NOTEBOOK = [
     "import matplotlib.pyplot as plt\nimport torch\n\nfrom widgets import PatchExplorer",

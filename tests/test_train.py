@@ -1,9 +1,12 @@
+import dataclasses
+import json
 import math
 
 import pytest
 import torch
 
-from course_lib import train
+from course_lib import diffusion, train
+from course_lib.unet import UNet, UNetConfig
 
 
 def test_fit_lowers_the_loss_and_keeps_history():
@@ -107,3 +110,164 @@ def test_fit_with_ema_trains_and_averages_only_the_part():
     assert isinstance(ema.model, torch.nn.Linear)  # the average of the part alone
     assert not torch.equal(ema.model.weight, model[0].weight)  # lags behind ...
     assert torch.allclose(ema.model.weight, model[0].weight, atol=0.05)  # ... but follows
+
+
+# fit_denoiser: the one trainer of ddpm-, cfg- and ldm-digits, on toys of a few seconds.
+
+TOY_UNET = UNetConfig(image_size=8, widths=(8,), attention_levels=(), groups=4, time_dim=16)
+
+
+def toy_training(**changes) -> train.DenoiserTraining:
+    base = dict(steps=60, batch_size=16, lr=1e-2, warmup=5, ema_decay=0.9, min_snr_gamma=None)
+    return train.DenoiserTraining(**{**base, **changes})
+
+
+def checkerboard(n: int) -> torch.Tensor:
+    """n copies of one +-1 checkerboard (n, 1, 8, 8): the noise in x_t is then learnable."""
+    board = (torch.arange(8)[:, None] + torch.arange(8)) % 2 * 2.0 - 1  # (8, 8)
+    return board.expand(n, 1, 8, 8).clone()
+
+
+def fit_toy(model, hp, seed: int = 0, **options):
+    """fit_denoiser on 32 checkerboards with a 100-step cosine schedule, seeded, no bar."""
+    generator = torch.Generator().manual_seed(seed)
+    schedule = diffusion.NoiseSchedule.cosine(100)
+    examples = (checkerboard(32),)
+    return train.fit_denoiser(
+        model, schedule, examples, hp, generator=generator, progress=False, **options
+    )
+
+
+def test_fit_denoiser_lowers_the_loss_on_a_toy():
+    torch.manual_seed(0)
+    model = UNet(TOY_UNET)
+    hp = toy_training(channels_last=True)
+    result, ema = fit_toy(model, hp)
+    assert result.steps == hp.steps and not result.interrupted
+    first, last = sum(result.losses[:10]) / 10, sum(result.losses[-10:]) / 10
+    assert last < 0.5 * first  # a zero guess scores about 1; the noise is learnable here
+    assert isinstance(ema.model, UNet)
+    assert not torch.equal(ema.model.conv_out.weight, model.conv_out.weight)  # EMA lags
+    meta = train.denoiser_metadata(hp, result, ema.model)  # what a checkpoint records
+    assert meta["training"] == dataclasses.asdict(hp) and meta["steps"] == hp.steps
+    assert meta["parameters"] == sum(p.numel() for p in model.parameters())
+    assert json.loads(json.dumps(meta)) == meta
+
+
+def test_fit_denoiser_same_generator_same_numbers():
+    def run():
+        torch.manual_seed(0)
+        return fit_toy(UNet(TOY_UNET), toy_training(steps=3), seed=1)[0].losses
+
+    assert run() == run()
+
+
+def test_denoiser_training_is_frozen_and_checks_its_numbers():
+    hp = toy_training()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hp.lr = 1.0
+    assert dataclasses.replace(hp, steps=5).steps == 5 and hp.steps == 60
+    for bad, match in [
+        (dict(batch_size=0), "batch_size must be a whole number >= 1"),
+        (dict(steps=2.5), "steps must be a whole number"),
+        (dict(lr=0.0), "lr must be a number > 0"),
+        (dict(ema_decay=1.0), "ema_decay must be a number between 0 and 1"),
+        (dict(cond_dropout=1.5), "cond_dropout must be a number between 0 and 1"),
+        (dict(min_snr_gamma=-1.0), "min_snr_gamma"),
+        (dict(schedule_steps=0), "schedule_steps"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            toy_training(**bad)
+    with pytest.raises(TypeError, match="batch_size"):
+        train.DenoiserTraining(steps=1, lr=1e-3, warmup=0, ema_decay=0.9, min_snr_gamma=None)
+
+
+class Scaled(torch.nn.Module):
+    """A U-Net behind a learnable input scale: `part` picks the U-Net, the scale must stay."""
+
+    def __init__(self):
+        super().__init__()
+        self.unet = UNet(TOY_UNET)
+        self.scale = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x, t, cond=None):
+        return self.unet(x * self.scale, t, cond)
+
+
+def test_fit_denoiser_with_part_trains_and_averages_only_the_part():
+    torch.manual_seed(0)
+    model = Scaled()
+    before = model.unet.conv_out.weight.detach().clone()
+    _, ema = fit_toy(model, toy_training(steps=5), part=lambda m: m.unet)
+    assert model.scale.item() == 1.0  # in the graph, but not in the part: untouched
+    assert not torch.equal(model.unet.conv_out.weight, before)  # the part trained
+    assert isinstance(ema.model, UNet)  # the average of the part alone
+
+
+def test_fit_denoiser_drops_conditions_to_the_null_one():
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t, cond):
+            seen.append(cond)
+            return self.w * x
+
+    labels = torch.arange(1000) % 10
+    hp = toy_training(steps=1, batch_size=1000, cond_dropout=0.25)
+    examples = (torch.zeros(1000, 1, 8, 8), labels)
+    g = torch.Generator().manual_seed(0)
+    train.fit_denoiser(
+        Spy(),
+        diffusion.NoiseSchedule.cosine(100),
+        examples,
+        hp,
+        generator=g,
+        cond_null=10,
+        progress=False,
+    )
+    (cond,) = seen
+    assert abs((cond == 10).float().mean().item() - 0.25) < 0.05
+    with pytest.raises(ValueError, match="cond_null="):
+        train.fit_denoiser(Spy(), None, examples, hp, generator=g, progress=False)
+    with pytest.raises(ValueError, match="examples has none"):
+        train.fit_denoiser(Spy(), None, examples[:1], hp, generator=g, cond_null=10)
+    with pytest.raises(TypeError, match=r"\(x0, cond\)"):
+        train.fit_denoiser(Spy(), None, examples[0], hp, generator=g)
+
+
+def test_denoiser_recipes_state_their_own_numbers_and_import_no_other_recipe():
+    import importlib
+    import pathlib
+    import re
+
+    from course_lib import recipes
+
+    for name in ("ddpm-digits", "cfg-digits", "ldm-digits"):
+        assert isinstance(recipes.get(name).TRAINING, train.DenoiserTraining)
+    modules = {name.replace("-", "_") for name in recipes.names()}
+    folder = pathlib.Path(recipes.__file__).parent
+    for path in folder.glob("[!_]*.py"):
+        source = path.read_text()
+        dotted = set(re.findall(r"course_lib\.recipes\.(\w+)", source))
+        listed = re.findall(r"from course_lib\.recipes import ([\w, ]+)", source)
+        imported = dotted | {n.strip() for names in listed for n in names.split(",")}
+        assert not imported & modules, f"{path.name} imports another recipe"
+        importlib.import_module(f"course_lib.recipes.{path.stem}")
+
+
+def test_training_step_row_times_the_run_after_a_warm_up():
+    from course_lib.recipes import training_step_row
+
+    calls = []
+
+    def run(steps):
+        calls.append(steps)
+        return train.TrainResult(losses=[0.0] * steps)
+
+    row = training_step_row("toy", run, batch_size=8, warmup=2, steps=5)
+    assert calls == [2, 5] and row.unit == "ms" and row.value >= 0
+    assert row.metric == "training step (batch 8)"

@@ -57,7 +57,7 @@ def test_each_control_changes_the_frame_to_the_pure_function_output(explorer):
         )
         assert np.array_equal(frames.decode(explorer.frame.value), expected_frame(explorer))
     assert "error" not in explorer.status.value.lower()
-    assert len(explorer._tensors) == 2  # one forward pass per digit, however many moves
+    assert len(explorer.caches["tensors"]) == 2  # one forward pass per digit, however many moves
 
 
 def test_query_patch_is_outlined_and_heat_follows_the_map():

@@ -45,10 +45,10 @@ def test_frame_changes_with_scale_and_digit_and_shows_the_right_grid(explorer):
 def test_slider_only_swaps_cached_bytes(explorer):
     explorer.controls["digit"].value = 2
     explorer.controls["seed"].value = 0
-    cached = dict(explorer._grids)
+    cached = explorer.caches["sweeps"].keys()
     for label in ("0", "3", "1"):
         explorer.controls["guidance"].value = label
-    assert explorer._grids.keys() == cached.keys()  # nothing new was sampled
+    assert explorer.caches["sweeps"].keys() == cached  # nothing new was sampled
 
 
 def test_bad_inputs_and_static(explorer):

@@ -5,7 +5,6 @@ import torch
 
 from course_lib.latent_diffusion import TextConditioned
 from widgets import LatentExplorer, frames
-from widgets.denoising_scrubber import trajectory_frame
 from widgets.latent_explorer import (
     GAP,
     TITLE,
@@ -132,8 +131,8 @@ def test_generation_is_sampled_once_then_the_step_slider_indexes_it(pipe, test_i
     )
     torch.testing.assert_close(trajectory.xs, again.xs)
     shown = frames.decode(explorer.frame.value).astype(int)  # JPEG: nearest to the right frame
-    right = trajectory_frame(trajectory, 1, SCALE).astype(int)
-    wrong = trajectory_frame(trajectory, 4, SCALE).astype(int)
+    right = frames.trajectory_frame(trajectory, 1, SCALE).astype(int)
+    wrong = frames.trajectory_frame(trajectory, 4, SCALE).astype(int)
     assert shown.shape == right.shape
     assert np.abs(shown - right).mean() < np.abs(shown - wrong).mean()
     assert 'prompt "a large red seven"' in explorer.status.value

@@ -6,7 +6,6 @@ from course_lib import diffusion
 from course_lib.pipelines import DiffusionPipeline
 from course_lib.unet import UNet, UNetConfig
 from widgets import DenoisingScrubber, NoisingScrubber, frames
-from widgets.denoising_scrubber import trajectory_frame
 from widgets.noising_scrubber import noising_pixels
 
 
@@ -82,10 +81,10 @@ def test_denoising_scrubber_steps_through_the_stored_trajectory(pipe):
     )
     torch.testing.assert_close(trajectory.xs, again.xs)  # the cached trajectory is the pipeline's
     shown = frames.decode(scrubber.frame.value)
-    expected = trajectory_frame(trajectory, 0, scrubber.scale)
+    expected = frames.trajectory_frame(trajectory, 0, scrubber.scale)
     assert shown.shape == expected.shape
     c["sampler"].value = "DDPM (all T steps)"
-    assert c["step"].max == 20 and len(scrubber._trajectories) == 4
+    assert c["step"].max == 20 and len(scrubber.caches["trajectories"]) == 4
     assert "<pre" not in scrubber.status.value
     assert len(scrubber.static().axes) == 12
 
@@ -93,6 +92,6 @@ def test_denoising_scrubber_steps_through_the_stored_trajectory(pipe):
 def test_trajectory_frame_checks_the_step(pipe):
     _, trajectory = pipe(1, num_inference_steps=3, return_trajectory=True)
     with pytest.raises(ValueError, match="step must be"):
-        trajectory_frame(trajectory, 4, 2)
+        frames.trajectory_frame(trajectory, 4, 2)
     with pytest.raises(ValueError, match="at least one seed"):
         DenoisingScrubber(pipe, seeds=())

@@ -18,9 +18,9 @@ def explorer():
 
 def test_new_prompt_costs_one_text_call_and_changes_the_frame(explorer):
     before = explorer.frame.value
-    cached = len(explorer._text_cache)
+    cached = len(explorer.caches["text"])
     explorer.controls["prompt"].value = "a small green four in the bottom left"
-    assert explorer.frame.value != before and len(explorer._text_cache) == cached + 1
+    assert explorer.frame.value != before and len(explorer.caches["text"]) == cached + 1
     prompt, t, i = (explorer.controls[k].value for k in ("prompt", "temperature", "image"))
     assert np.array_equal(frames.decode(explorer.frame.value), explorer.compose(prompt, t, i))
 

@@ -38,6 +38,46 @@ def text_to_image(make_denoiser=None) -> pipelines.TextToImagePipeline:
     return pipelines.TextToImagePipeline(denoiser, VAE(VAEConfig(width=16)), schedule, name="tiny")
 
 
+def explorer(name: str):
+    """Each of `widgets.__all__` built from tiny untrained models and made-up images, in
+    about a second, for tests of what every explorer shares."""
+    import widgets
+    from course_lib import clip, data, vit
+
+    g = torch.Generator().manual_seed(0)
+    digits = {k: torch.rand(1, 28, 28, generator=g) * 2 - 1 for k in ("a", "b")}
+    torch.manual_seed(0)
+    if name == "PatchExplorer":
+        return widgets.PatchExplorer(digits, scale=2)
+    if name == "NoisingScrubber":
+        return widgets.NoisingScrubber(digits, T=50, scale=2)
+    if name == "AttentionExplorer":
+        model = vit.ViT(vit.ViTConfig(dim=32, depth=2, heads=2, mlp_dim=64))
+        return widgets.AttentionExplorer(model, digits, scale=2)
+    if name == "SimilarityExplorer":
+        model = clip.CLIP(clip.CLIPConfig(conv_channels=(8, 8, 16), text_dim=32, embed_dim=16))
+        captions = data.all_captions()[0][::10]  # 30 captions, with made-up images
+        images = torch.rand(len(captions), 3, 32, 32, generator=g) * 2 - 1
+        return widgets.SimilarityExplorer(model.eval(), images, captions, top_k=4)
+    if name in ("DenoisingScrubber", "GuidanceExplorer"):
+        classes = 10 if name == "GuidanceExplorer" else None
+        config = UNetConfig(
+            image_size=8, widths=(8, 16), attention_levels=(1,), num_classes=classes
+        )
+        schedule = diffusion.NoiseSchedule.cosine(20)
+        if name == "GuidanceExplorer":
+            pipe = pipelines.GuidedPipeline(UNet(config).eval(), schedule)
+            return widgets.GuidanceExplorer(pipe, scales=(0.0, 3.0), seeds=(0,), images=2, steps=2)
+        pipe = pipelines.DiffusionPipeline(UNet(config).eval(), schedule)
+        return widgets.DenoisingScrubber(pipe, seeds=(0,), images=2, steps=3)
+    if name == "LatentExplorer":
+        images = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+        return widgets.LatentExplorer(
+            text_to_image(), images, ["a large red seven", "a b"], images_per_prompt=1, steps=2
+        )
+    raise ValueError(f"no tiny {name}; add one here")
+
+
 def flow_text_to_image() -> pipelines.FlowTextToImagePipeline:
     """A rectified-flow text-to-image pipeline: a tiny DiT on 4x8x8 latents, seeded, untrained
     (its weights scrambled, so it says something)."""

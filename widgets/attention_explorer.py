@@ -17,6 +17,7 @@ import torch
 
 from course_lib import attention
 from widgets import frames
+from widgets.base import Explorer, Move, check_images
 
 QUERY = np.array([0, 229, 255], dtype=np.uint8)  # outline of the query patch (cyan)
 MEAN = "mean"  # the head option that averages the heads
@@ -51,7 +52,7 @@ def heat_frame(
     level = np.clip(heat / max(float(heat.max()), 1e-12), 0, 1)
     colours = _colormap()[(level * 255).round().astype(np.int64)]  # (S, S, 3)
     colours = frames.upscale(colours, patch * scale).astype(np.float32)
-    grey = frames.upscale(frames.as_rgb(frames.to_pixels(image)), scale).astype(np.float32)
+    grey = frames.tile(image, scale).astype(np.float32)
     out = ((1 - alpha) * grey + alpha * colours).round().astype(np.uint8)
     if query == 0:
         top, left, size = 0, 0, h * scale  # CLS belongs to no patch: outline the image
@@ -85,59 +86,60 @@ def select_map(
     return attention.query_maps(weights, query)
 
 
-class AttentionExplorer(ipw.VBox):
+class AttentionExplorer(Explorer):
     """Layer, head, query and mode over a few digits, for a ViT that returns its attention.
 
     model: a `vit.ViT` (or anything with `model(x, return_attention=True)` and `.config`);
     images: name -> (C, H, W) tensor in [-1, 1] the model takes.
     """
 
+    rows = (("image", "layer", "head"), ("query", "mode"))
+    # one digit's attention is (L, h, T, T) floats, ~20 KB; a frame is a ~3 KB PNG
+    cache_limits = {"tensors": 64, "frames": 1024}
+    bench_moves = (
+        Move("query, frame drawn", "query", [*range(1, 17), 0], uncached=True),
+        Move("query, cached", "query", [*range(1, 17), 0]),
+        Move("layer, rollout", "layer", [2, 3, 4, 1], before={"mode": "rollout"}),
+        Move("digit, first visit", "image", moves=5),  # a forward pass each
+    )
+
     def __init__(self, model, images: dict[str, torch.Tensor], scale: int = 10):
-        if not images:
-            raise ValueError("pass at least one image, e.g. {'digit 7': tensor (1, 28, 28)}")
         cfg = model.config
         expected = (cfg.channels, cfg.image_size, cfg.image_size)
-        for name, image in images.items():
-            if not isinstance(image, torch.Tensor) or tuple(image.shape) != expected:
-                shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image)
-                raise ValueError(f"image {name!r} must have shape {expected}, got {shape}")
+        check_images(images, lambda x: tuple(x.shape) == expected, f"must have shape {expected}")
         self.model = model.eval()
         self.images = images
         self.scale = scale
         self.side = cfg.image_size // cfg.patch_size
-        self.frame = frames.new_frame("png")
-        self.status = frames.new_status()
         queries = [("CLS", 0)] + [
             (f"patch {k} (row {k // self.side}, col {k % self.side})", k + 1)
             for k in range(self.side**2)
         ]
-        self.controls = {
-            "image": ipw.Dropdown(
-                options=list(images), description="digit", layout=ipw.Layout(width="260px")
-            ),
-            "layer": ipw.IntSlider(min=1, max=cfg.depth, value=1, description="layer"),
-            "head": ipw.Dropdown(
-                options=[(str(i), i) for i in range(cfg.heads)] + [("mean", MEAN)],
-                value=0,
-                description="head",
-                layout=ipw.Layout(width="160px"),
-            ),
-            "query": ipw.Dropdown(
-                options=queries, value=0, description="query", layout=ipw.Layout(width="300px")
-            ),
-            "mode": ipw.ToggleButtons(
-                options=list(MODES), value="raw", style={"button_width": "80px"}
-            ),
-        }
-        self._tensors: dict[str, tuple[torch.Tensor, np.ndarray]] = {}
-        self._cache: dict[tuple, bytes] = {}
-        frames.on_change(self.status, self._redraw, *self.controls.values())
-        self._redraw()
-        rows = [
-            ipw.HBox([self.controls["image"], self.controls["layer"], self.controls["head"]]),
-            ipw.HBox([self.controls["query"], self.controls["mode"]]),
-        ]
-        super().__init__([*rows, ipw.HBox([self.frame, self.picker()]), self.status])
+        super().__init__(
+            {
+                "image": ipw.Dropdown(
+                    options=list(images), description="digit", layout=ipw.Layout(width="260px")
+                ),
+                "layer": ipw.IntSlider(min=1, max=cfg.depth, value=1, description="layer"),
+                "head": ipw.Dropdown(
+                    options=[(str(i), i) for i in range(cfg.heads)] + [("mean", MEAN)],
+                    value=0,
+                    description="head",
+                    layout=ipw.Layout(width="160px"),
+                ),
+                "query": ipw.Dropdown(
+                    options=queries, value=0, description="query", layout=ipw.Layout(width="300px")
+                ),
+                "mode": ipw.ToggleButtons(
+                    options=list(MODES), value="raw", style={"button_width": "80px"}
+                ),
+            }
+        )
+
+    def arrange(self) -> list[ipw.Widget]:
+        """The rows of controls, then the frame beside the patch picker, then the status."""
+        *rows, frame, status = super().arrange()
+        return [*rows, ipw.HBox([frame, self.picker()]), status]
 
     def picker(self) -> ipw.VBox:
         """Buttons laid out like the patches (and one for CLS) that set the query control."""
@@ -155,26 +157,25 @@ class AttentionExplorer(ipw.VBox):
 
     def tensors(self, name: str) -> tuple[torch.Tensor, np.ndarray]:
         """Raw attention (L, h, T, T) and rollout (L, T, T) of image `name`, computed once."""
-        if name not in self._tensors:
-            self._tensors[name] = attention_tensors(self.model, self.images[name])
-        return self._tensors[name]
+        return self.cached(
+            name, lambda: attention_tensors(self.model, self.images[name]), "tensors"
+        )
 
     def current_map(self) -> np.ndarray:
         """The (S, S) map the controls select, straight from the pure functions."""
-        c = {name: control.value for name, control in self.controls.items()}
+        c = self.values()
         raw, rolled = self.tensors(c["image"])
         return select_map(raw, rolled, c["layer"] - 1, c["head"], c["query"], c["mode"])
 
-    def _redraw(self, _=None) -> None:
-        c = {name: control.value for name, control in self.controls.items()}
-        key = tuple(c.values())
+    def draw(self) -> None:
+        c = self.values()
         heat = self.current_map()
-        encoded = self._cache.get(key)
-        if encoded is None:
-            image = self.images[c["image"]]
-            encoded = frames.encode(heat_frame(image, heat, c["query"], self.scale))
-            self._cache[key] = encoded
-        self.frame.value = encoded
+        image = self.images[c["image"]]
+        frame = self.cached(
+            tuple(c.values()),
+            lambda: frames.encode(heat_frame(image, heat, c["query"], self.scale)),
+        )
+        self.show(frame)
         who = "CLS" if c["query"] == 0 else f"patch {c['query'] - 1}"
         if c["mode"] == "rollout":
             what = f"rollout through layers 1..{c['layer']} (heads averaged, residual added)"

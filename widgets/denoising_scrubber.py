@@ -9,11 +9,11 @@ samples a new trajectory, with a progress bar.
 from __future__ import annotations
 
 import ipywidgets as ipw
-import numpy as np
 import torch
 
 from course_lib import diffusion
 from widgets import frames
+from widgets.base import Explorer, Move, play_for
 
 SAMPLERS = {  # label -> keyword arguments for the pipeline
     "DDIM, eta=0": {"sampler": "ddim", "eta": 0.0},
@@ -22,41 +22,23 @@ SAMPLERS = {  # label -> keyword arguments for the pipeline
 }
 
 
-def to_model_space(images: torch.Tensor) -> torch.Tensor:
-    """Pipeline trajectories are in [0, 1]; frames.to_pixels wants [-1, 1]."""
-    return images * 2 - 1
-
-
-def trajectory_frame(trajectory: diffusion.Trajectory, step: int, scale: int) -> np.ndarray:
-    """Frame `step` (0 = pure noise, S = the samples) as uint8 (2 rows of B images, enlarged).
-
-    Top: x_t after `step` steps; bottom: the x0 prediction the model made at that point
-    (at the end, the last prediction).
-    """
-    n = len(trajectory.timesteps)
-    if not 0 <= step <= n:
-        raise ValueError(f"step must be in 0..{n}, got {step}")
-    xs = to_model_space(trajectory.xs[step])  # (B, C, H, W)
-    x0s = to_model_space(trajectory.x0s[min(step, n - 1)])  # (B, C, H, W)
-    gap = 4 * scale // 4 + 2
-
-    def row(batch: torch.Tensor) -> np.ndarray:
-        tiles = [frames.upscale(frames.as_rgb(frames.to_pixels(x)), scale) for x in batch]
-        spacer = np.full((tiles[0].shape[0], gap, 3), 255, dtype=np.uint8)
-        parts = [p for tile in tiles for p in (tile, spacer)][:-1]
-        return np.concatenate(parts, axis=1)
-
-    top, bottom = row(xs), row(x0s)
-    divider = np.full((gap * 2, top.shape[1], 3), 255, dtype=np.uint8)
-    return np.concatenate([top, divider, bottom], axis=0)
-
-
-class DenoisingScrubber(ipw.VBox):
+class DenoisingScrubber(Explorer):
     """A step slider with Play over a stored reverse trajectory: x_t above, predicted x_0 below.
 
     pipe: a `course_lib.pipelines.DiffusionPipeline`; seeds: the seeds to choose from; each
     trajectory makes `images` samples at once.
     """
+
+    rows = (("play", "step"), ("seed", "sampler", "steps"))
+    frame_format = "jpeg"
+    samples = True
+    # a DDPM trajectory of 4 digits is 2 x 1,001 steps of (4, 1, 28, 28) floats, ~25 MB, and
+    # takes a minute to sample; DDIM-50 is 1.3 MB. Frames are ~10 KB: a DDPM run's worth.
+    cache_limits = {"trajectories": 8, "frames": 1024}
+    bench_moves = (
+        Move("step slider, first visit", "step", range(1, 41), moves=40),
+        Move("step slider, cached", "step", range(0, 41)),
+    )
 
     def __init__(self, pipe, seeds=(0, 1, 2), images: int = 4, steps: int = 50, scale: int = 4):
         if not seeds:
@@ -64,36 +46,17 @@ class DenoisingScrubber(ipw.VBox):
         if not isinstance(images, int) or not 1 <= images <= 16:
             raise ValueError(f"images must be an int from 1 to 16, got {images!r}")
         self.pipe, self.images, self.scale = pipe, images, scale
-        self._trajectories: dict[tuple, diffusion.Trajectory] = {}
-        self._cache: dict[tuple, bytes] = {}
-        self.frame = frames.new_frame("jpeg")
-        self.status = frames.new_status()
-        self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
         step = ipw.IntSlider(min=0, max=steps, value=0, description="step", continuous_update=True)
-        play = ipw.Play(min=0, max=steps, step=1, interval=80, description="play")
-        ipw.jslink((play, "value"), (step, "value"))
-        ipw.jslink((play, "max"), (step, "max"))
-        self.controls = {
-            "step": step,
-            "play": play,
-            "seed": ipw.Dropdown(options=list(seeds), description="seed"),
-            "sampler": ipw.Dropdown(options=list(SAMPLERS), description="sampler"),
-            "steps": ipw.Dropdown(
-                options=sorted({10, 20, 50, steps}), value=steps, description="steps"
-            ),
-        }
-        c = self.controls
-        frames.on_change(self.status, self._redraw, c["step"])
-        frames.on_change(self.status, self._resample, c["seed"], c["sampler"], c["steps"])
-        self._resample()
         super().__init__(
-            [
-                ipw.HBox([c["play"], c["step"]]),
-                ipw.HBox([c["seed"], c["sampler"], c["steps"]]),
-                self.frame,
-                self.progress,
-                self.status,
-            ]
+            {
+                "step": step,
+                "play": play_for(step, interval=80),
+                "seed": ipw.Dropdown(options=list(seeds), description="seed"),
+                "sampler": ipw.Dropdown(options=list(SAMPLERS), description="sampler"),
+                "steps": ipw.Dropdown(
+                    options=sorted({10, 20, 50, steps}), value=steps, description="steps"
+                ),
+            }
         )
 
     def key(self) -> tuple:
@@ -105,38 +68,39 @@ class DenoisingScrubber(ipw.VBox):
     def trajectory(self, key: tuple | None = None) -> diffusion.Trajectory:
         """The stored trajectory for (seed, sampler, steps): sampled once, then cached."""
         key = key or self.key()
-        if key not in self._trajectories:
-            seed, sampler, steps = key
+        return self.cached(key, lambda: self.sample(*key), "trajectories")
 
-            def moved(i: int, n: int) -> None:
-                self.progress.max, self.progress.value = n, i
+    def sample(self, seed: int, sampler: str, steps: int | None) -> diffusion.Trajectory:
+        """One reverse process of `self.images` samples, every step kept, with a progress bar."""
+        _, trajectory = self.pipe(
+            self.images,
+            num_inference_steps=steps,
+            generator=torch.Generator().manual_seed(seed),
+            return_trajectory=True,
+            callback=self.show_progress,
+            progress=False,  # the widget's own bar shows it, not a second tqdm bar below
+            **SAMPLERS[sampler],
+        )
+        return trajectory
 
-            _, trajectory = self.pipe(
-                self.images,
-                num_inference_steps=steps,
-                generator=torch.Generator().manual_seed(seed),
-                return_trajectory=True,
-                callback=moved,
-                **SAMPLERS[sampler],
-            )
-            self._trajectories[key] = trajectory
-        return self._trajectories[key]
+    def changed(self, name: str | None) -> None:
+        """A new seed, sampler or step count: its trajectory, and the step slider fits it."""
+        if name != "step":
+            n = len(self.trajectory().timesteps)
+            step = self.controls["step"]
+            at_end = step.value == step.max
+            step.max = n  # the Play button follows through jslink
+            step.value = n if at_end else min(step.value, n)
+        self.draw()
 
-    def _resample(self, _=None) -> None:
-        n = len(self.trajectory().timesteps)
-        step = self.controls["step"]
-        at_end = step.value == step.max
-        step.max = n  # the Play button follows through jslink
-        step.value = n if at_end else min(step.value, n)
-        self._redraw()
-
-    def _redraw(self, _=None) -> None:
+    def draw(self) -> None:
         key, step = self.key(), self.controls["step"].value
         trajectory = self.trajectory(key)
-        if (key, step) not in self._cache:
-            pixels = trajectory_frame(trajectory, step, self.scale)
-            self._cache[(key, step)] = frames.encode(pixels, "jpeg")
-        self.frame.value = self._cache[(key, step)]
+        frame = self.cached(
+            (key, step),
+            lambda: frames.encode(frames.trajectory_frame(trajectory, step, self.scale), "jpeg"),
+        )
+        self.show(frame)
         n = len(trajectory.timesteps)
         where = "pure noise x_T" if step == 0 else f"after step {step} of {n}"
         t = trajectory.timesteps[min(step, n - 1)]

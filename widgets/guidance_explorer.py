@@ -14,6 +14,7 @@ import torch
 
 from course_lib import diffusion
 from widgets import frames
+from widgets.base import Explorer, Move, play_for
 
 
 def guidance_grids(
@@ -38,29 +39,31 @@ def guidance_grids(
 
         labels = [digit] * images
         generator = torch.Generator().manual_seed(seed)  # the same x_T at every scale
-        grids.append(pipe(labels, steps, scale, generator=generator, callback=moved))
+        grids.append(
+            pipe(labels, steps, scale, generator=generator, callback=moved, progress=False)
+        )
     return torch.stack(grids)
 
 
 def grid_pixels(images: torch.Tensor, columns: int = 4, scale: int = 3) -> np.ndarray:
     """(N, C, H, W) in [0, 1] -> one uint8 RGB grid, `columns` wide, enlarged `scale` times."""
-    tiles = [frames.upscale(frames.as_rgb(frames.to_pixels(x * 2 - 1)), scale) for x in images]
-    h, w, _ = tiles[0].shape
-    gap = 2 * scale
-    rows = -(-len(tiles) // columns)  # ceil
-    grid = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, 3), 255, dtype=np.uint8)
-    for k, tile in enumerate(tiles):
-        r, c = divmod(k, columns)
-        grid[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tile
-    return grid
+    tiles = [frames.tile(frames.to_model_space(x), scale) for x in images]
+    return frames.grid(tiles, columns, gap=2 * scale)
 
 
-class GuidanceExplorer(ipw.VBox):
+class GuidanceExplorer(Explorer):
     """Digit picker, guidance-scale slider with Play, seed choice; a grid of samples.
 
     pipe: a class-conditional pipeline (`pipelines.load("cfg-digits")`); every
     (digit, seed) is sampled at all `scales` once, `images` samples each, then cached.
     """
+
+    rows = (("digit", "seed"), ("play", "guidance"))
+    samples = True
+    # a sweep (S scales x N samples and their PNGs) is ~0.3 MB and takes seconds to sample:
+    # keep every (digit, seed) of the demo's 10 digits x 3 seeds
+    cache_limits = {"sweeps": 32}
+    bench_moves = (Move("guidance slider, cached", "guidance"),)
 
     def __init__(
         self,
@@ -84,62 +87,44 @@ class GuidanceExplorer(ipw.VBox):
             raise ValueError("GuidanceExplorer needs a class-conditional pipeline: 'cfg-digits'")
         self.pipe, self.scales = pipe, tuple(float(s) for s in scales)
         self.images, self.steps, self.columns, self.scale = images, steps, columns, scale
-        self._frames: dict[tuple, list[bytes]] = {}  # (digit, seed) -> one PNG per scale
-        self._grids: dict[tuple, torch.Tensor] = {}  # (digit, seed) -> (S, N, C, H, W)
-        self.frame = frames.new_frame("png")
-        self.status = frames.new_status()
-        self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
         labels = [f"{s:g}" for s in self.scales]
         guidance = ipw.SelectionSlider(
             options=labels, value=labels[min(3, len(labels) - 1)], description="guidance w"
         )
-        play = ipw.Play(min=0, max=len(labels) - 1, step=1, interval=600, description="play")
-        ipw.jslink((play, "value"), (guidance, "index"))
-        self.controls = {
-            "digit": ipw.Dropdown(options=list(range(classes)), value=digit, description="digit"),
-            "guidance": guidance,
-            "play": play,
-            "seed": ipw.Dropdown(options=list(seeds), description="seed"),
-        }
-        c = self.controls
-        frames.on_change(self.status, self._redraw, c["guidance"], c["digit"], c["seed"])
-        self._redraw()
         super().__init__(
-            [
-                ipw.HBox([c["digit"], c["seed"]]),
-                ipw.HBox([c["play"], c["guidance"]]),
-                self.frame,
-                self.progress,
-                self.status,
-            ]
+            {
+                "digit": ipw.Dropdown(
+                    options=list(range(classes)), value=digit, description="digit"
+                ),
+                "guidance": guidance,
+                "play": play_for(guidance, interval=600),
+                "seed": ipw.Dropdown(options=list(seeds), description="seed"),
+            }
         )
 
     def key(self) -> tuple[int, int]:
         return (self.controls["digit"].value, self.controls["seed"].value)
 
-    def grids(self, key: tuple[int, int] | None = None) -> torch.Tensor:
-        """(S, N, C, H, W) samples for (digit, seed) at every scale: sampled once, then cached."""
+    def sweep(self, key: tuple[int, int] | None = None) -> tuple[torch.Tensor, list[bytes]]:
+        """(S, N, C, H, W) samples for (digit, seed) at every scale, and one PNG per scale:
+        sampled and encoded once, then cached."""
         key = key or self.key()
-        if key not in self._grids:
+        return self.cached(key, lambda: self._sample_sweep(*key), "sweeps")
 
-            def moved(done: int, total: int) -> None:
-                self.progress.max, self.progress.value = total, done
+    def _sample_sweep(self, digit: int, seed: int) -> tuple[torch.Tensor, list[bytes]]:
+        grids = guidance_grids(
+            self.pipe, digit, seed, self.scales, self.images, self.steps, self.show_progress
+        )
+        return grids, [frames.encode(grid_pixels(g, self.columns, self.scale)) for g in grids]
 
-            digit, seed = key
-            self._grids[key] = guidance_grids(
-                self.pipe, digit, seed, self.scales, self.images, self.steps, moved
-            )
-            self._frames[key] = [
-                frames.encode(grid_pixels(g, self.columns, self.scale), "png")
-                for g in self._grids[key]
-            ]
-        return self._grids[key]
+    def grids(self, key: tuple[int, int] | None = None) -> torch.Tensor:
+        """(S, N, C, H, W) samples for (digit, seed) at every scale (see `sweep`)."""
+        return self.sweep(key)[0]
 
-    def _redraw(self, _=None) -> None:
+    def draw(self) -> None:
         key = self.key()
-        self.grids(key)
         index = self.controls["guidance"].index
-        self.frame.value = self._frames[key][index]
+        self.show(self.sweep(key)[1][index])
         w = self.scales[index]
         meaning = (
             "w = 0: the label is ignored (unconditional)"

@@ -24,8 +24,7 @@ from PIL import Image as PILImage
 from course_lib import diffusion, tokenizer
 from course_lib.autoencoder import slerp
 from widgets import frames
-from widgets.denoising_scrubber import trajectory_frame
-from widgets.similarity_explorer import WHITE, Labels
+from widgets.base import Explorer, Move, play_for
 
 VIEWS = ("latents", "interpolate", "generate")
 LATENT_LIMIT = 3.0  # channel values are drawn from -3 (dark blue) to +3 (dark red); unit std
@@ -68,22 +67,17 @@ def channel_colors(channel: torch.Tensor, limit: float = LATENT_LIMIT) -> np.nda
     return np.stack(rgb, axis=-1).round().astype(np.uint8)
 
 
-def labelled_row(tiles: list[np.ndarray], titles: list[str], labels: Labels) -> np.ndarray:
+def labelled_row(tiles: list[np.ndarray], titles: list[str], labels: frames.Labels) -> np.ndarray:
     """Equal-height RGB tiles side by side, GAP apart, each under its title: one uint8 image."""
     height = tiles[0].shape[0]
     width = sum(t.shape[1] for t in tiles) + GAP * (len(tiles) - 1)
-    canvas = PILImage.new("RGB", (width, TITLE + height), WHITE)
+    canvas = PILImage.new("RGB", (width, TITLE + height), frames.WHITE)
     left = 0
     for tile, title in zip(tiles, titles, strict=True):
         canvas.paste(labels(title), (left, 0))
         canvas.paste(PILImage.fromarray(np.ascontiguousarray(tile)), (left, TITLE))
         left += tile.shape[1] + GAP
     return np.asarray(canvas)
-
-
-def image_tile(image: torch.Tensor, scale: int) -> np.ndarray:
-    """One image (3, H, W) in [-1, 1] -> (scale H, scale W, 3) uint8."""
-    return frames.upscale(frames.as_rgb(frames.to_pixels(image)), scale)
 
 
 @torch.no_grad()
@@ -108,7 +102,7 @@ def latents_pixels(
     """
     size = image.shape[-1] * scale
     cell = size // latent.shape[-1]  # 8x8 -> 32x32 at scale 1: each latent cell is 4x4 pixels
-    tiles = [image_tile(image, scale), image_tile(reconstruction, scale)]
+    tiles = [frames.tile(image, scale), frames.tile(reconstruction, scale)]
     tiles += [frames.upscale(channel_colors(c), cell) for c in latent]
     titles = ["original", "reconstruction"] + [f"latent channel {k}" for k in range(len(latent))]
     return labelled_row(tiles, titles, labels)
@@ -124,7 +118,7 @@ def interpolation_pixels(
     """
     z = torch.stack([latent_a, slerp(latent_a, latent_b, t), latent_b])  # (3, Z, h, w)
     decoded = vae.decode(z)  # (3, 3, H, W) in [-1, 1]
-    tiles = [image_tile(x, scale) for x in decoded]
+    tiles = [frames.tile(x, scale) for x in decoded]
     return labelled_row(tiles, ["A  (t = 0)", f"slerp, t = {t:.2f}", "B  (t = 1)"], labels)
 
 
@@ -151,6 +145,7 @@ def generate(
             generator=torch.Generator().manual_seed(seed),
             return_trajectory=True,
             callback=callback,
+            progress=False,  # the widget shows its own progress bar
         )
     unknown = []
     for w in caught:
@@ -161,13 +156,50 @@ def generate(
     return trajectory, unknown
 
 
-class LatentExplorer(ipw.VBox):
+def check_inputs(images, captions, seeds, view, images_per_prompt, indices: dict) -> None:
+    """LatentExplorer's arguments, refused with what to pass instead (a slider would clip a
+    bad index silently)."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) < 2:
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
+        raise ValueError(f"pass at least two test images (N, 3, H, W) in [-1, 1], got {got}")
+    if len(captions) != len(images):
+        raise ValueError(f"pass one caption per image: {len(images)} images, {len(captions)}")
+    if not seeds:
+        raise ValueError("pass at least one seed, e.g. seeds=(0, 1, 2)")
+    for name, index in indices.items():
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(images):
+            last = len(images) - 1
+            raise ValueError(f"{name} must be an index from 0 to {last}, got {index!r}")
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    if not isinstance(images_per_prompt, int) or not 1 <= images_per_prompt <= 8:
+        raise ValueError(f"images_per_prompt must be an int from 1 to 8, got {images_per_prompt!r}")
+
+
+class LatentExplorer(Explorer):
     """Three views of a text-to-image latent diffusion pipeline, one frame.
 
     pipe: a `pipelines.TextToImagePipeline` (its `.vae` encodes and decodes); images: test
     images (N, 3, H, W) in [-1, 1] with their `captions` (N strings), to encode and
     interpolate; images_per_prompt samples per generation, `steps` DDIM steps each.
     """
+
+    samples = True
+    # a generation keeps x_t and x0 of 4 samples (3x32x32) at 51 steps, ~5 MB, and takes
+    # seconds to sample; frames are 10-20 KB (interpolation frames are decoded live, not kept)
+    cache_limits = {"generations": 8, "frames": 512}
+    bench_moves = (
+        Move(
+            "interpolation t slider, live decode",
+            "t",
+            [round(0.05 * k, 2) for k in range(21)],
+            before={"view": "interpolate"},
+        ),
+        Move("generate view: first generation (4 samples, DDIM-50)", "view", ["generate"], 1),
+        # the last steps can differ by less than a grey level: stop short
+        Move("generate step slider, first visit", "step", range(41), moves=41),
+        Move("generate step slider, cached", "step", range(41)),
+    )
 
     def __init__(
         self,
@@ -184,66 +216,41 @@ class LatentExplorer(ipw.VBox):
         image: int = 0,
         image_b: int = 1,
     ):
-        if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) < 2:
-            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
-            raise ValueError(f"pass at least two test images (N, 3, H, W) in [-1, 1], got {got}")
-        if len(captions) != len(images):
-            raise ValueError(f"pass one caption per image: {len(images)} images, {len(captions)}")
-        if not seeds:
-            raise ValueError("pass at least one seed, e.g. seeds=(0, 1, 2)")
-        for name, index in (("image", image), ("image_b", image_b)):
-            if (
-                isinstance(index, bool)
-                or not isinstance(index, int)
-                or not 0 <= index < len(images)
-            ):
-                last = len(images) - 1
-                raise ValueError(f"{name} must be an index from 0 to {last}, got {index!r}")
-        if view not in VIEWS:
-            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
-        if not isinstance(images_per_prompt, int) or not 1 <= images_per_prompt <= 8:
-            raise ValueError(
-                f"images_per_prompt must be an int from 1 to 8, got {images_per_prompt!r}"
-            )
+        indices = {"image": image, "image_b": image_b}
+        check_inputs(images, captions, seeds, view, images_per_prompt, indices)
         self.pipe, self.vae = pipe, pipe.vae
         self.images, self.captions = images, list(captions)
         self.images_per_prompt, self.steps, self.scale = images_per_prompt, steps, scale
         self.latents, self.reconstructions = encode_images(self.vae, images)  # once
-        self.labels = Labels()
-        self._generations: dict[tuple, tuple[diffusion.Trajectory, list[str]]] = {}
-        self._frames: dict[tuple, bytes] = {}  # latents and generate frames; interpolate is live
-        self.frame = frames.new_frame("png")
-        self.status = frames.new_status()
-        self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
-
+        self.labels = frames.Labels()
+        last = len(images) - 1
         scales = sorted({*diffusion.GUIDANCE_SCALES, float(guidance_scale)})
         step = ipw.IntSlider(min=0, max=steps, value=steps, description="step")
-        play = ipw.Play(min=0, max=steps, step=1, interval=100, description="play")
-        ipw.jslink((play, "value"), (step, "value"))
-        self.controls = {
-            "view": ipw.ToggleButtons(options=list(VIEWS), value=view, description="view"),
-            # sliders over the test images (the caption is in the line under the frame)
-            "image": ipw.IntSlider(min=0, max=len(images) - 1, value=image, description="image"),
-            "image_b": ipw.IntSlider(
-                min=0, max=len(images) - 1, value=image_b, description="image B"
-            ),
-            "t": ipw.FloatSlider(min=0.0, max=1.0, step=0.05, value=0.5, description="t"),
-            "prompt": ipw.Text(value=prompt, description="prompt", continuous_update=False),
-            "generate": ipw.Button(description="Generate"),
-            "guidance": ipw.SelectionSlider(
-                options=[(f"{s:g}", s) for s in scales],
-                value=float(guidance_scale),
-                description="guidance w",
-                continuous_update=False,  # each new scale samples: only on release
-            ),
-            "seed": ipw.Dropdown(options=list(seeds), description="seed"),
-            "step": step,
-            "play": play,
-        }
+        super().__init__(
+            {
+                "view": ipw.ToggleButtons(options=list(VIEWS), value=view, description="view"),
+                # sliders over the test images (the caption is in the line under the frame)
+                "image": ipw.IntSlider(min=0, max=last, value=image, description="image"),
+                "image_b": ipw.IntSlider(min=0, max=last, value=image_b, description="image B"),
+                "t": ipw.FloatSlider(min=0.0, max=1.0, step=0.05, value=0.5, description="t"),
+                "prompt": ipw.Text(value=prompt, description="prompt", continuous_update=False),
+                "generate": ipw.Button(description="Generate"),
+                "guidance": ipw.SelectionSlider(
+                    options=[(f"{s:g}", s) for s in scales],
+                    value=float(guidance_scale),
+                    description="guidance w",
+                    continuous_update=False,  # each new scale samples: only on release
+                ),
+                "seed": ipw.Dropdown(options=list(seeds), description="seed"),
+                "step": step,
+                "play": play_for(step, interval=100),
+            }
+        )
+
+    def arrange(self) -> list[ipw.Widget]:
+        """The view buttons, each view's controls (only the picked view's are shown), the
+        frame, the progress bar and the status line."""
         c = self.controls
-        names = ("view", "image", "image_b", "t", "prompt", "guidance", "seed", "step")
-        frames.on_change(self.status, self._redraw, *(c[name] for name in names))
-        c["generate"].on_click(frames.shows_errors(self.status)(self._redraw))
         generate_rows = ipw.VBox(
             [
                 ipw.HBox([c["prompt"], c["generate"]]),
@@ -258,33 +265,59 @@ class LatentExplorer(ipw.VBox):
             (generate_rows, ("generate",)),
             (self.progress, ("generate",)),
         ]
-        self._redraw()
-        super().__init__(
-            [
-                c["view"],
-                ipw.HBox([c["image"], c["image_b"], c["t"]]),
-                generate_rows,
-                self.frame,
-                self.progress,
-                self.status,
-            ]
-        )
+        images = ipw.HBox([c["image"], c["image_b"], c["t"]])
+        return [c["view"], images, generate_rows, self.frame, self.progress, self.status]
 
     # -- the three views ---------------------------------------------------------------
 
+    def draw(self) -> None:
+        """Show the picked view's controls, then draw that view."""
+        view = self.controls["view"].value
+        for widget, views in self._shown_in:
+            widget.layout.display = None if view in views else "none"
+        self.controls["image"].description = "image A" if view == "interpolate" else "image"
+        views = {
+            "latents": self.draw_latents,
+            "interpolate": self.draw_interpolation,
+            "generate": self.draw_generation,
+        }
+        views[view]()
+
+    def draw_latents(self) -> None:
+        i = self.controls["image"].value
+        self.show(self.latents_frame(i), "png")
+        self.status.value = self.latents_status(i)
+
+    def draw_interpolation(self) -> None:
+        c = self.controls
+        a, b, t = c["image"].value, c["image_b"].value, c["t"].value
+        self.show(self.interpolation_frame(a, b, t), "png")
+        za, zb = self.latents[a], self.latents[b]
+        arc, line = slerp(za, zb, t).norm().item(), ((1 - t) * za + t * zb).norm().item()
+        self.status.value = escape(
+            f'A "{self.captions[a]}" -> B "{self.captions[b]}": slerp at t = {t:.2f} has '
+            f"|z| = {arc:.1f} (A {za.norm().item():.1f}, B {zb.norm().item():.1f}); "
+            f"the straight line would pass |z| = {line:.1f}."
+        )
+
+    def draw_generation(self) -> None:
+        key, step = self.generation_key(), self.controls["step"].value
+        self.show(self.generation_frame(key, step), "jpeg")
+        trajectory, unknown = self.generation(key)
+        self.status.value = self.generation_status(key, step, trajectory, unknown)
+
+    # -- frames, drawn once and cached (interpolation decodes live) ---------------------
+
     def latents_frame(self, index: int) -> bytes:
         """PNG of the "latents" view for test image `index`, drawn once then cached."""
-        key = ("latents", index)
-        if key not in self._frames:
-            pixels = latents_pixels(
-                self.images[index],
-                self.reconstructions[index],
-                self.latents[index],
-                self.scale,
-                self.labels,
-            )
-            self._frames[key] = frames.encode(pixels, "png")
-        return self._frames[key]
+
+        def draw() -> bytes:
+            image, latent = self.images[index], self.latents[index]
+            reconstruction = self.reconstructions[index]
+            pixels = latents_pixels(image, reconstruction, latent, self.scale, self.labels)
+            return frames.encode(pixels, "png")
+
+        return self.cached(("latents", index), draw)
 
     def interpolation_frame(self, a: int, b: int, t: float) -> bytes:
         """PNG of the "interpolate" view: decoded live on every call."""
@@ -296,62 +329,35 @@ class LatentExplorer(ipw.VBox):
     def generation(self, key: tuple | None = None) -> tuple[diffusion.Trajectory, list[str]]:
         """(trajectory, unknown-word messages) for (prompt, guidance, seed): sampled once."""
         key = key or self.generation_key()
-        if key not in self._generations:
+
+        def sample() -> tuple[diffusion.Trajectory, list[str]]:
             prompt, guidance_scale, seed = key
-
-            def moved(i: int, n: int) -> None:
-                self.progress.max, self.progress.value = n, i
-
             self.progress.value = 0
-            self._generations[key] = generate(
-                self.pipe, prompt, guidance_scale, seed, self.images_per_prompt, self.steps, moved
+            return generate(
+                self.pipe,
+                prompt,
+                guidance_scale,
+                seed,
+                self.images_per_prompt,
+                self.steps,
+                self.show_progress,
             )
-        return self._generations[key]
+
+        return self.cached(key, sample, "generations")
 
     def generation_frame(self, key: tuple, step: int) -> bytes:
         """JPEG of the "generate" view at `step` (0 = noise): x_t above, predicted x_0 below."""
         trajectory, _ = self.generation(key)
-        if (key, step) not in self._frames:
-            pixels = trajectory_frame(trajectory, step, self.scale)
-            self._frames[(key, step)] = frames.encode(pixels, "jpeg")
-        return self._frames[(key, step)]
+        return self.cached(
+            (key, step),
+            lambda: frames.encode(frames.trajectory_frame(trajectory, step, self.scale), "jpeg"),
+        )
 
     def generation_key(self) -> tuple[str, float, int]:
         c = self.controls
         return (c["prompt"].value.strip(), float(c["guidance"].value), c["seed"].value)
 
-    # -- wiring ------------------------------------------------------------------------
-
-    def _show(self, data: bytes, fmt: str) -> None:
-        with self.frame.hold_sync():
-            self.frame.format = fmt
-            self.frame.value = data
-
-    def _redraw(self, _=None) -> None:
-        c = self.controls
-        view = c["view"].value
-        for widget, views in self._shown_in:
-            widget.layout.display = None if view in views else "none"
-        c["image"].description = "image A" if view == "interpolate" else "image"
-        if view == "latents":
-            i = c["image"].value
-            self._show(self.latents_frame(i), "png")
-            self.status.value = self.latents_status(i)
-        elif view == "interpolate":
-            a, b, t = c["image"].value, c["image_b"].value, c["t"].value
-            self._show(self.interpolation_frame(a, b, t), "png")
-            za, zb = self.latents[a], self.latents[b]
-            arc, line = slerp(za, zb, t).norm().item(), ((1 - t) * za + t * zb).norm().item()
-            self.status.value = escape(
-                f'A "{self.captions[a]}" -> B "{self.captions[b]}": slerp at t = {t:.2f} has '
-                f"|z| = {arc:.1f} (A {za.norm().item():.1f}, B {zb.norm().item():.1f}); "
-                f"the straight line would pass |z| = {line:.1f}."
-            )
-        else:
-            key, step = self.generation_key(), c["step"].value
-            self._show(self.generation_frame(key, step), "jpeg")
-            trajectory, unknown = self.generation(key)
-            self.status.value = self.generation_status(key, step, trajectory, unknown)
+    # -- the status line ---------------------------------------------------------------
 
     def latents_status(self, i: int) -> str:
         image, latent = self.images[i], self.latents[i]

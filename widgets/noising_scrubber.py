@@ -13,6 +13,7 @@ import torch
 
 from course_lib import diffusion
 from widgets import frames
+from widgets.base import Explorer, Move, check_images, play_for
 
 CURVE = np.array([40, 90, 200], dtype=np.uint8)  # the alpha_bar line
 MARKER = np.array([230, 40, 60], dtype=np.uint8)  # where t is
@@ -64,24 +65,29 @@ def compose(
     return np.concatenate([image, gap, curve], axis=1)
 
 
-class NoisingScrubber(ipw.VBox):
+class NoisingScrubber(Explorer):
     """A t slider with Play, a schedule choice, the image at t and alpha_bar with a marker at t.
 
     images: name -> (C, H, W) tensor in [-1, 1]. The noise eps is drawn once per image from
     `seed`, so every t shows the same noise, only more or less of it.
     """
 
+    rows = (("play", "t"), ("schedule", "image"))
+    frame_format = "jpeg"
+    # every x_t of a 96x96 photo is 27.6 MB (0.3 s to compute): keep one image under both
+    # schedules; ~10-25 KB a frame, a frame cache as long as the t slider
+    cache_limits = {"stacks": 2, "panels": 8, "frames": 1000}
+    bench_moves = (
+        Move("t slider, digit, first visit", "t", range(1, 1000, 20)),
+        Move("t slider, digit, cached", "t", range(1, 1000, 20)),
+        Move(
+            "t slider, 96x96 photo, first visit", "t", range(2, 1000, 20), before={"image": "photo"}
+        ),
+    )
+
     def __init__(self, images: dict[str, torch.Tensor], T: int = 1000, seed: int = 0, scale=None):
-        if not images:
-            raise ValueError("pass at least one image, e.g. {'digit': tensor of shape (1, 28, 28)}")
-        for name, image in images.items():
-            if (
-                not isinstance(image, torch.Tensor)
-                or image.ndim != 3
-                or image.shape[0] not in (1, 3)
-            ):
-                shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image)
-                raise ValueError(f"image {name!r} must be a (1 or 3, H, W) tensor, got {shape}")
+        one = "must be a (1 or 3, H, W) tensor"
+        check_images(images, lambda x: x.ndim == 3 and x.shape[0] in (1, 3), one)
         self.images = images
         self.schedules = {name: getattr(diffusion.NoiseSchedule, name)(T) for name in SCHEDULES}
         self.T = T
@@ -90,30 +96,14 @@ class NoisingScrubber(ipw.VBox):
         self.noise = {
             name: torch.randn(im.shape, generator=generator) for name, im in images.items()
         }
-        self._pixels: dict[tuple[str, str], np.ndarray] = {}  # (image, schedule) -> (T, H, W[, 3])
-        self._panels: dict[str, np.ndarray] = {}
-        self._cache: dict[tuple[str, str, int], bytes] = {}
-        self.frame = frames.new_frame("jpeg")
-        self.status = frames.new_status()
-        slider = ipw.IntSlider(min=0, max=T - 1, value=0, description="t", continuous_update=True)
-        play = ipw.Play(min=0, max=T - 1, step=max(1, T // 100), interval=60, description="play")
-        ipw.jslink((play, "value"), (slider, "value"))
-        self.controls = {
-            "t": slider,
-            "play": play,
-            "schedule": ipw.ToggleButtons(options=list(SCHEDULES), description="schedule"),
-            "image": ipw.Dropdown(options=list(images), description="image"),
-        }
-        c = self.controls
-        frames.on_change(self.status, self._redraw, c["t"], c["schedule"], c["image"])
-        self._redraw()
+        t = ipw.IntSlider(min=0, max=T - 1, value=0, description="t", continuous_update=True)
         super().__init__(
-            [
-                ipw.HBox([c["play"], c["t"]]),
-                ipw.HBox([c["schedule"], c["image"]]),
-                self.frame,
-                self.status,
-            ]
+            {
+                "t": t,
+                "play": play_for(t, interval=60, step=max(1, T // 100)),
+                "schedule": ipw.ToggleButtons(options=list(SCHEDULES), description="schedule"),
+                "image": ipw.Dropdown(options=list(images), description="image"),
+            }
         )
 
     def _scale(self, image: torch.Tensor) -> int:
@@ -121,33 +111,31 @@ class NoisingScrubber(ipw.VBox):
 
     def pixels(self, image: str, schedule: str) -> np.ndarray:
         """Every x_t of `image` under `schedule` as uint8 pixels, computed once (closed form)."""
-        key = (image, schedule)
-        if key not in self._pixels:
-            self._pixels[key] = noising_pixels(
-                self.images[image], self.schedules[schedule], self.noise[image]
-            )
-        return self._pixels[key]
+        return self.cached(
+            (image, schedule),
+            lambda: noising_pixels(self.images[image], self.schedules[schedule], self.noise[image]),
+            "stacks",
+        )
 
     def frame_pixels(self, image: str, schedule: str, t: int) -> np.ndarray:
-        """The frame for (image, schedule, t) as an RGB array; the pure part of `_redraw`."""
+        """The frame for (image, schedule, t) as an RGB array; the pure part of `draw`."""
         pixels = self.pixels(image, schedule)
         scale = self._scale(self.images[image])
         height = pixels.shape[1] * scale
-        panel_key = f"{schedule}-{height}"
-        if panel_key not in self._panels:
-            self._panels[panel_key] = curve_panel(
-                self.schedules[schedule].alpha_bar, height, int(height * 1.4)
-            )
-        alpha_bar_t = float(self.schedules[schedule].alpha_bar[t])
-        return compose(pixels[t], self._panels[panel_key], t, alpha_bar_t, self.T, scale)
+        alpha_bar = self.schedules[schedule].alpha_bar
+        panel = self.cached(
+            (schedule, height), lambda: curve_panel(alpha_bar, height, int(height * 1.4)), "panels"
+        )
+        return compose(pixels[t], panel, t, float(alpha_bar[t]), self.T, scale)
 
-    def _redraw(self, _=None) -> None:
+    def draw(self) -> None:
         c = self.controls
         image, schedule, t = c["image"].value, c["schedule"].value, c["t"].value
-        key = (image, schedule, t)
-        if key not in self._cache:
-            self._cache[key] = frames.encode(self.frame_pixels(image, schedule, t), "jpeg")
-        self.frame.value = self._cache[key]
+        frame = self.cached(
+            (image, schedule, t),
+            lambda: frames.encode(self.frame_pixels(image, schedule, t), "jpeg"),
+        )
+        self.show(frame)
         s = self.schedules[schedule]
         a = float(s.alpha_bar[t])
         snr_db = 10 * np.log10(float(s.snr[t]))

@@ -14,6 +14,7 @@ from PIL import Image as PILImage
 
 from course_lib import vit
 from widgets import frames
+from widgets.base import Explorer, Move, check_images
 
 GRID = np.array([255, 214, 0], dtype=np.uint8)  # yellow grid lines
 PICK = np.array([255, 40, 90], dtype=np.uint8)  # the chosen patch
@@ -34,7 +35,7 @@ def grid_frame(image: torch.Tensor, patch_size: int, index: int, scale: int) -> 
         raise ValueError(
             f"patch index {index} out of range for {(h // patch_size) * per_row} patches"
         )
-    out = frames.upscale(frames.as_rgb(frames.to_pixels(image)), scale).copy()
+    out = frames.tile(image, scale).copy()
     step = patch_size * scale
     out[::step, :] = GRID
     out[:, ::step] = GRID
@@ -108,43 +109,34 @@ def compose(image: torch.Tensor, patch_size: int, index: int, scale: int) -> np.
     return np.concatenate(rows[:-1])
 
 
-class PatchExplorer(ipw.VBox):
+class PatchExplorer(Explorer):
     """Choose a patch size and a patch; see the grid, the token sequence and the vector.
 
     images: name -> (C, H, W) tensor in [-1, 1], square.
     """
 
+    cache_limits = {"frames": 128}  # a 224x224 photo's frame is ~150 KB and redraws in ~12 ms
+    bench_moves = (
+        Move("patch slider, first visit", "patch", range(1, 16), moves=15),
+        Move("patch slider, cached", "patch", range(16)),
+    )
+
     def __init__(self, images: dict[str, torch.Tensor], scale: int | None = None):
-        if not images:
-            raise ValueError("pass at least one image, e.g. {'digit': tensor of shape (1, 28, 28)}")
-        for name, image in images.items():
-            if (
-                not isinstance(image, torch.Tensor)
-                or image.ndim != 3
-                or image.shape[1] != image.shape[2]
-            ):
-                shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image)
-                raise ValueError(f"image {name!r} must be a square (C, H, W) tensor, got {shape}")
+        square = "must be a square (C, H, W) tensor"
+        check_images(images, lambda x: x.ndim == 3 and x.shape[1] == x.shape[2], square)
         self.images = images
         self.scale = scale
-        self.frame = frames.new_frame("png")
-        self.status = frames.new_status()
         first = next(iter(images.values()))
         sizes = patch_sizes(first.shape[-1])
-        self.controls = {
-            "image": ipw.Dropdown(options=list(images), description="image"),
-            "patch_size": ipw.Dropdown(
-                options=sizes, value=sizes[len(sizes) // 2], description="patch size"
-            ),
-            "patch": ipw.IntSlider(min=0, max=0, description="patch", continuous_update=True),
-        }
-        self._cache: dict[tuple, bytes] = {}
-        c = self.controls
-        frames.on_change(self.status, self._image_changed, c["image"])
-        frames.on_change(self.status, self._size_changed, c["patch_size"])
-        frames.on_change(self.status, self._redraw, c["patch"])
-        self._size_changed()
-        super().__init__([ipw.HBox(list(self.controls.values())), self.frame, self.status])
+        super().__init__(
+            {
+                "image": ipw.Dropdown(options=list(images), description="image"),
+                "patch_size": ipw.Dropdown(
+                    options=sizes, value=sizes[len(sizes) // 2], description="patch size"
+                ),
+                "patch": ipw.IntSlider(min=0, max=0, description="patch", continuous_update=True),
+            }
+        )
 
     @property
     def image(self) -> torch.Tensor:
@@ -153,29 +145,30 @@ class PatchExplorer(ipw.VBox):
     def _scale(self) -> int:
         return self.scale or max(1, round(400 / self.image.shape[-1]))
 
-    def _image_changed(self, _=None) -> None:
-        sizes = patch_sizes(self.image.shape[-1])
-        size = self.controls["patch_size"]
-        old = size.value
-        size.options = sizes
-        size.value = old if old in sizes else sizes[len(sizes) // 2]
-        self._size_changed()
+    def changed(self, name: str | None) -> None:
+        """A new image offers the patch sizes that tile it; a new size sets the patch range."""
+        if name == "image":
+            sizes = patch_sizes(self.image.shape[-1])
+            size = self.controls["patch_size"]
+            old = size.value
+            size.options = sizes
+            size.value = old if old in sizes else sizes[len(sizes) // 2]
+        if name in (None, "image", "patch_size"):
+            side = self.image.shape[-1] // self.controls["patch_size"].value
+            patch = self.controls["patch"]
+            patch.max = side * side - 1
+            patch.value = min(patch.value, patch.max)
+        self.draw()
 
-    def _size_changed(self, _=None) -> None:
-        side = self.image.shape[-1] // self.controls["patch_size"].value
-        patch = self.controls["patch"]
-        patch.max = side * side - 1
-        patch.value = min(patch.value, patch.max)
-        self._redraw()
-
-    def _redraw(self, _=None) -> None:
+    def draw(self) -> None:
         name = self.controls["image"].value
         size, index = self.controls["patch_size"].value, self.controls["patch"].value
-        key = (name, size, index)
-        if key not in self._cache:
-            self._cache[key] = frames.encode(compose(self.image, size, index, self._scale()))
-        self.frame.value = self._cache[key]
-        c, h, w = self.image.shape
+        image, scale = self.image, self._scale()
+        frame = self.cached(
+            (name, size, index), lambda: frames.encode(compose(image, size, index, scale))
+        )
+        self.show(frame)
+        c, h, w = image.shape
         side = w // size
         row, col = divmod(index, side)
         vector = patch_vector(self.image, size, index)

@@ -13,20 +13,20 @@ import ipywidgets as ipw
 import numpy as np
 import torch
 from PIL import Image as PILImage
-from PIL import ImageDraw, ImageFont
+from PIL import ImageDraw
 
 from course_lib import clip, data
 from widgets import frames
+from widgets.base import Explorer, Move
 
 THUMB = 64  # pixels per thumbnail (a 32x32 digit at 2x)
 PICKED = 96  # the picked image at 3x
-WHITE, INK, BAR, GOOD, BAD = (
-    (255, 255, 255),
-    (30, 30, 30),
-    (70, 130, 230),
-    (20, 150, 60),
-    (200, 40, 40),
-)
+BAR, GOOD = (70, 130, 230), (20, 150, 60)  # the softmax bars, the true caption
+
+# what `python -m tools.bench` types and slides to
+PROMPTS = [f"a small {c} {d} in the top left" for c in ("red", "blue") for d in ("one", "two")]
+PROMPTS += [f"a large {c} {d}" for c in ("green", "cyan", "yellow") for d in ("six", "nine")]
+TEMPERATURES = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
 
 
 def softmax_ranking(scores: torch.Tensor, temperature: float, k: int):
@@ -36,27 +36,6 @@ def softmax_ranking(scores: torch.Tensor, temperature: float, k: int):
     probs = torch.softmax(scores / temperature, dim=0)  # over every candidate
     top = scores.topk(min(k, len(scores))).indices
     return top, scores[top], probs[top]
-
-
-class Labels:
-    """Text rendered once per (string, colour) and pasted after: TrueType drawing is the
-    slow part of a frame, and the same captions and numbers come back again and again."""
-
-    def __init__(self, size: int = 13):
-        try:
-            self.font = ImageFont.load_default(size=size)
-        except TypeError:  # Pillow < 10.1: one fixed bitmap font
-            self.font = ImageFont.load_default()
-        self._tiles: dict[tuple, PILImage.Image] = {}
-
-    def __call__(self, text: str, fill=INK) -> PILImage.Image:
-        key = (text, fill)
-        if key not in self._tiles:
-            left, top, right, bottom = self.font.getbbox(text)
-            tile = PILImage.new("RGB", (max(1, right), max(1, bottom) + 2), WHITE)
-            ImageDraw.Draw(tile).text((0, 0), text, fill=fill, font=self.font)
-            self._tiles[key] = tile
-        return self._tiles[key]
 
 
 def to_pixel_array(images: torch.Tensor) -> np.ndarray:
@@ -80,14 +59,14 @@ def draw_prompt_panel(
     prompt: str,
     ranking: tuple,
     temperature: float,
-    labels: Labels,
+    labels: frames.Labels,
     width: int,
 ) -> np.ndarray:
     """Top panel (H, width, 3) uint8: the images closest to the prompt, cosine and softmax.
 
     pixels: every candidate image as (N, H, W, 3) uint8 (see `to_pixel_array`)."""
     top, cos, probs = ranking
-    canvas = PILImage.new("RGB", (width, 30 + THUMB + 56), WHITE)
+    canvas = PILImage.new("RGB", (width, 30 + THUMB + 56), frames.WHITE)
     draw = ImageDraw.Draw(canvas)
     title = f'prompt "{prompt}"  (softmax over {len(pixels):,} images, T = {temperature:.3f})'
     canvas.paste(labels(title), (10, 8))
@@ -108,12 +87,12 @@ def draw_caption_panel(
     ranking: tuple,
     captions: list[str],
     true_caption: str,
-    labels: Labels,
+    labels: frames.Labels,
     width: int,
 ) -> np.ndarray:
     """Bottom panel (H, width, 3) uint8: one image (H, W, 3) uint8 and its closest captions."""
     order, cos, probs = ranking
-    canvas = PILImage.new("RGB", (width, 24 + PICKED + 14), WHITE)
+    canvas = PILImage.new("RGB", (width, 24 + PICKED + 14), frames.WHITE)
     draw = ImageDraw.Draw(canvas)
     canvas.paste(labels(f"test image {index}: closest of all 300 captions"), (10, 2))
     y = 22
@@ -125,15 +104,25 @@ def draw_caption_panel(
         canvas.paste(labels(f"p {p:.2f}  cos {c:.2f}"), (x0 + bar_w + 8, ty))
         right = captions[j] == true_caption
         text = captions[j] + ("  (true caption)" if right else "")
-        canvas.paste(labels(text, GOOD if right else INK), (x0 + bar_w + 120, ty))
+        canvas.paste(labels(text, GOOD if right else frames.INK), (x0 + bar_w + 120, ty))
     return np.asarray(canvas)
 
 
-class SimilarityExplorer(ipw.VBox):
+class SimilarityExplorer(Explorer):
     """A prompt box, a temperature slider and an image picker over CLIP's test embeddings.
 
     model: a trained `clip.CLIP`; images (N, 3, H, W) in [-1, 1] with their captions.
     """
+
+    # a panel is a ~0.3 MB array, a frame a ~30 KB PNG, a prompt's embedding D floats: about
+    # 20 + 8 MB at most, and a frame not kept redraws from its two panels in milliseconds
+    cache_limits = {"text": 1024, "panels": 64, "frames": 256}
+    bench_moves = (
+        Move("new prompt", "prompt", PROMPTS, moves=len(PROMPTS)),  # one text call each
+        Move("temperature slider, first visit", "temperature", TEMPERATURES, moves=8),
+        Move("temperature slider, cached", "temperature", TEMPERATURES),
+        Move("test image picker, first visit", "image", range(1, 31), moves=30),
+    )
 
     def __init__(
         self,
@@ -152,72 +141,69 @@ class SimilarityExplorer(ipw.VBox):
         self.pixels = to_pixel_array(images)  # (N, H, W, 3) uint8, once
         self.all_captions = data.all_captions()[0]
         self.caption_emb = clip.embed_texts(model, self.all_captions)  # (300, D), once
-        self._text_cache: dict[str, torch.Tensor] = {}
-        self._frames: dict[tuple, bytes] = {}
-        self._panels: dict[tuple, np.ndarray] = {}  # top panels by (prompt, T), bottom by (i, T)
-        self._labels = Labels()
+        self._labels = frames.Labels()
         self.width = max(top_k * (THUMB + 10) + 10, 660)
-        self.frame = frames.new_frame("png")
-        self.status = frames.new_status()
         learned = 1.0 / model.logit_scale.item()
-        self.controls = {
-            "prompt": ipw.Text(value=prompt, description="prompt", continuous_update=False),
-            "temperature": ipw.FloatLogSlider(
-                value=learned,
-                base=10,
-                min=-3,
-                max=0,
-                step=0.05,
-                description="temperature",
-                readout_format=".3f",
-            ),
-            "image": ipw.IntSlider(value=0, min=0, max=len(images) - 1, description="test image"),
-        }
-        frames.on_change(self.status, self._redraw, *self.controls.values())
-        self._redraw()
-        super().__init__([ipw.HBox(list(self.controls.values())), self.frame, self.status])
+        super().__init__(
+            {
+                "prompt": ipw.Text(value=prompt, description="prompt", continuous_update=False),
+                "temperature": ipw.FloatLogSlider(
+                    value=learned,
+                    base=10,
+                    min=-3,
+                    max=0,
+                    step=0.05,
+                    description="temperature",
+                    readout_format=".3f",
+                ),
+                "image": ipw.IntSlider(
+                    value=0, min=0, max=len(images) - 1, description="test image"
+                ),
+            }
+        )
 
     def text_embedding(self, prompt: str) -> torch.Tensor:
         """(D,) embedding of a prompt: one text-encoder call, cached."""
-        if prompt not in self._text_cache:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(
-                1
-            )  # one 12-token caption: waking threads costs more than it saves
-            try:
-                emb = clip.embed_texts(self.model, [prompt], unknown="ignore")[0]
-            finally:
-                torch.set_num_threads(threads)
-            self._text_cache[prompt] = emb
-        return self._text_cache[prompt]
+        return self.cached(prompt, lambda: self._embed_one(prompt), "text")
+
+    def _embed_one(self, prompt: str) -> torch.Tensor:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one 12-token caption: waking threads costs more than it saves
+        try:
+            return clip.embed_texts(self.model, [prompt], unknown="ignore")[0]
+        finally:
+            torch.set_num_threads(threads)
 
     def prompt_panel(self, prompt: str, temperature: float) -> np.ndarray:
         """Top panel for a prompt: one text-encoder call the first time, then cached."""
-        key = (prompt, round(temperature, 6))
-        if key not in self._panels:
+
+        def draw() -> np.ndarray:
             scores = self.image_emb @ self.text_embedding(prompt)  # (N,) cosines
             ranking = softmax_ranking(scores, temperature, self.top_k)
-            self._panels[key] = draw_prompt_panel(
+            return draw_prompt_panel(
                 self.pixels, prompt, ranking, temperature, self._labels, self.width
             )
-        return self._panels[key]
+
+        return self.cached(("prompt", prompt, round(temperature, 6)), draw, "panels")
 
     def caption_panel(self, picked: int, temperature: float) -> np.ndarray:
         """Bottom panel for test image `picked`: its closest captions among all 300."""
-        key = (picked, round(temperature, 6))
-        if key not in self._panels:
+
+        def draw() -> np.ndarray:
             scores = self.caption_emb @ self.image_emb[picked]  # (300,) cosines
             ranking = softmax_ranking(scores, temperature, 5)
-            self._panels[key] = draw_caption_panel(
+            true_caption = self.captions[picked]
+            return draw_caption_panel(
                 self.pixels[picked],
                 picked,
                 ranking,
                 self.all_captions,
-                self.captions[picked],
+                true_caption,
                 self._labels,
                 self.width,
             )
-        return self._panels[key]
+
+        return self.cached(("image", picked, round(temperature, 6)), draw, "panels")
 
     def compose(self, prompt: str, temperature: float, picked: int) -> np.ndarray:
         """The frame for one setting of the controls: prompt panel over caption panel."""
@@ -225,16 +211,17 @@ class SimilarityExplorer(ipw.VBox):
             [self.prompt_panel(prompt, temperature), self.caption_panel(picked, temperature)]
         )
 
-    def _redraw(self, _=None) -> None:
+    def draw(self) -> None:
         prompt = self.controls["prompt"].value.strip()
         temperature = self.controls["temperature"].value
         picked = self.controls["image"].value
         unknown = self.model.tokenizer.unknown_words(prompt)
         self.model.tokenizer.encode([prompt], unknown="ignore")  # empty or too long: clear error
-        key = (prompt, round(temperature, 6), picked)
-        if key not in self._frames:
-            self._frames[key] = frames.encode(self.compose(prompt, temperature, picked))
-        self.frame.value = self._frames[key]
+        frame = self.cached(
+            (prompt, round(temperature, 6), picked),
+            lambda: frames.encode(self.compose(prompt, temperature, picked)),
+        )
+        self.show(frame)
         note = f"; unknown words became &lt;unk&gt;: <b>{', '.join(unknown)}</b>" if unknown else ""
         self.status.value = (
             f"learned temperature 1/{self.model.logit_scale.item():.1f} = "

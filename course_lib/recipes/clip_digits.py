@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import torch
 
 from course_lib import config, data, train
 from course_lib.clip import CLIP, CLIPConfig
-from course_lib.recipes import Row
+from course_lib.recipes import Row, training_step_row
 from course_lib.tokenizer import build_vocab
 from course_lib.zero_shot import evaluate
 
@@ -48,14 +48,15 @@ def train_clip(
     decay = [p for p in model.parameters() if p.ndim >= 2]
     rest = [p for p in model.parameters() if p.ndim < 2]  # biases, norms, the logit scale
     groups = [{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}]
-    optimizer, schedule = train.adamw_one_cycle(groups, LR, steps)
-    return train.fit(
+    return train.fit_one_cycle(
         model,
         loss_fn or (lambda m, batch: contrastive_loss(m, batch, generator)),
-        data.batches(images, token_ids, batch_size=BATCH_SIZE, generator=generator),
-        optimizer=optimizer,
-        scheduler=schedule,
+        (images, token_ids),
         steps=steps,
+        lr=LR,
+        batch_size=BATCH_SIZE,
+        params=groups,
+        generator=generator,
         seconds=seconds,
         desc=NAME,
         progress=progress,
@@ -101,9 +102,6 @@ def benchmark() -> list[Row]:
     metrics = test_metrics(model)
     rows = [Row(NAME, f"{k} (1,000 test images)", metrics[k], t) for k, t in TARGETS.items()]
     fresh = CLIP(model.config)
-    train_clip(fresh, 3, progress=False)  # warm-up
-    start = time.perf_counter()
-    timed = train_clip(fresh, 30, progress=False)
-    ms = 1000 * (time.perf_counter() - start) / timed.steps
-    rows.append(Row(NAME, f"training step (batch {BATCH_SIZE})", ms, unit="ms"))
+    run = partial(train_clip, fresh, progress=False)  # run(steps)
+    rows.append(training_step_row(NAME, run, BATCH_SIZE, warmup=3, steps=30))
     return rows

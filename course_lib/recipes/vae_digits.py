@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import partial
 
 import torch
 
 from course_lib import autoencoder, caption_judge, config, data, train
 from course_lib.autoencoder import VAE, VAEConfig
-from course_lib.recipes import Row
+from course_lib.recipes import Row, training_step_row
 
 NAME = "vae-digits"
 HALF = True  # ~0.4M parameters; fp16 weights reconstruct the same (see benchmark)
@@ -34,14 +35,14 @@ def train_vae(
     generator = config.seed_everything(seed)
     if images is None:
         images, _, _ = data.captioned_digits("train")
-    optimizer, schedule = train.adamw_one_cycle(model.parameters(), LR, steps, weight_decay=0.0)
-    return train.fit(
+    return train.fit_one_cycle(
         model,
         lambda m, batch: autoencoder.vae_loss(m, batch[0], generator)["loss"],
-        data.batches(images, batch_size=batch_size, generator=generator),
-        optimizer=optimizer,
-        scheduler=schedule,
+        (images,),
         steps=steps,
+        lr=LR,
+        batch_size=batch_size,
+        generator=generator,
         seconds=seconds,
         desc=NAME,
         progress=progress,
@@ -104,11 +105,8 @@ def benchmark() -> list[Row]:
     ]
     images = torch.rand(64, 3, 32, 32) * 2 - 1
     fresh = VAE(VAEConfig())
-    train_vae(fresh, 3, images=images, progress=False)  # warm-up
-    start = time.perf_counter()
-    timed = train_vae(fresh, 20, images=images, progress=False)
-    ms = 1000 * (time.perf_counter() - start) / timed.steps
-    rows.append(Row(NAME, f"training step (batch {BATCH_SIZE})", ms, unit="ms"))
+    run = partial(train_vae, fresh, images=images, progress=False)  # run(steps)
+    rows.append(training_step_row(NAME, run, BATCH_SIZE, warmup=3, steps=20))
     with torch.no_grad():
         latent = torch.randn(1, *model.config.latent_shape)
         model.decode(latent)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
 from course_lib import config, data, train
-from course_lib.recipes import Row
+from course_lib.recipes import Row, training_step_row
 from course_lib.vit import ViT, ViTConfig, predict
 
 NAME = "vit-digits"
@@ -28,14 +28,15 @@ def train_vit(model: ViT, steps: int, seed: int = 0, progress: bool = True) -> t
     """AdamW with a one-cycle learning rate on the training digits, `steps` batches of 128."""
     generator = config.seed_everything(seed)
     images, labels = data.mnist_tensors("train")
-    optimizer, schedule = train.adamw_one_cycle(model.parameters(), LR, steps, weight_decay=0.05)
-    return train.fit(
+    return train.fit_one_cycle(
         model,
         lambda m, batch: classification_loss(m, batch, generator),
-        data.batches(images, labels, batch_size=BATCH_SIZE, generator=generator),
-        optimizer=optimizer,
-        scheduler=schedule,
+        (images, labels),
         steps=steps,
+        lr=LR,
+        batch_size=BATCH_SIZE,
+        weight_decay=0.05,
+        generator=generator,
         desc=NAME,
         progress=progress,
     )
@@ -65,9 +66,6 @@ def benchmark() -> list[Row]:
     model = checkpoints.load_pretrained(NAME)
     rows = [Row(NAME, "test accuracy (1,000 digits)", test_accuracy(model), ">= 0.97")]
     fresh = ViT(ViTConfig())
-    train_vit(fresh, 5, progress=False)  # warm-up
-    start = time.perf_counter()
-    timed = train_vit(fresh, 100, progress=False)
-    ms = 1000 * (time.perf_counter() - start) / timed.steps
-    rows.append(Row(NAME, f"training step (batch {BATCH_SIZE})", ms, unit="ms"))
+    run = partial(train_vit, fresh, progress=False)  # run(steps)
+    rows.append(training_step_row(NAME, run, BATCH_SIZE, warmup=5, steps=100))
     return rows

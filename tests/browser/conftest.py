@@ -210,7 +210,7 @@ def browser_context():
                 context.close()
 
 
-# Round-trip figures gathered by the tests, printed at the end and kept for `widgets.bench`.
+# Round-trip figures gathered by the tests, printed at the end and kept for `tools.bench`.
 LATENCIES: list[dict] = []
 
 
@@ -225,7 +225,7 @@ def latencies():
 def pytest_terminal_summary(terminalreporter):
     if not LATENCIES:
         return
-    from widgets.bench import browser_table
+    from tools.bench import browser_table
 
     terminalreporter.section(
         "widget round trip in JupyterLab + Chromium (key press -> image loaded)"

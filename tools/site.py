@@ -1,4 +1,4 @@
-"""Static pages of the course: `python -m widgets.site` (or `make site`).
+"""Static pages of the course: `python -m tools.site` (or `make site`).
 
 Executes every notebook in fast mode (COURSE_FAST=1) and exports each to `site/NAME.html`,
 plus an `index.html`. Figures, including each widget's `.static()` figure that the notebooks

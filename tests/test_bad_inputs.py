@@ -1,0 +1,328 @@
+"""What a new or careless user tries, and what they are told: every bad input is refused at
+the public boundary with a TypeError or ValueError that names the argument and says what to
+pass, never a silently wrong answer or an error from deep inside torch.
+
+Each case: a name, the call, the exception type, a phrase of the message.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from course_lib import (
+    autoencoder,
+    checkpoints,
+    checks,
+    clip,
+    data,
+    diffusion,
+    pipelines,
+    unet,
+    vit,
+)
+from course_lib.tokenizer import Tokenizer, build_vocab
+
+SCHEDULE = diffusion.NoiseSchedule.cosine(50)
+X = torch.zeros(2, 1, 8, 8)
+EPS = torch.zeros(2, 1, 8, 8)
+UINT8 = torch.zeros(2, 1, 8, 8, dtype=torch.uint8)
+VIT = vit.ViT(vit.ViTConfig(dim=16, depth=1, heads=2, mlp_dim=32))
+DIGITS = torch.full((2, 1, 28, 28), -1.0)
+VAE = autoencoder.VAE(autoencoder.VAEConfig(width=16))
+UNET = unet.UNet(unet.UNetConfig(image_size=8, widths=(8, 16), attention_levels=()))
+PIPE = pipelines.DiffusionPipeline(UNET, SCHEDULE)
+GUIDED = pipelines.GuidedPipeline(
+    unet.UNet(unet.UNetConfig(image_size=8, widths=(8, 16), attention_levels=(), num_classes=10)),
+    SCHEDULE,
+)
+VOCAB = build_vocab(["a red seven", "a blue one"])
+CLIP = clip.CLIP(clip.CLIPConfig(vocab=VOCAB, conv_channels=(8, 8, 8), embed_dim=8))
+UNIT = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+NAN = math.nan
+
+CASES = [
+    # diffusion maths: integer images would silently give `noise` back
+    ("q_sample uint8", lambda: SCHEDULE.q_sample(UINT8, 3, EPS), TypeError, "float in [-1, 1]"),
+    ("q_sample noise int", lambda: SCHEDULE.q_sample(X, 3, UINT8), TypeError, "x.float()"),
+    ("q_sample t float", lambda: SCHEDULE.q_sample(X, 3.0, EPS), TypeError, "t must be an int"),
+    ("q_sample t too big", lambda: SCHEDULE.q_sample(X, 50, EPS), ValueError, "0..49"),
+    ("q_sample shapes", lambda: SCHEDULE.q_sample(X, 3, EPS[:1]), ValueError, "shapes must match"),
+    ("q_sample list", lambda: SCHEDULE.q_sample([0.0], 3, EPS), TypeError, "torch.Tensor"),
+    (
+        "schedule by name",
+        lambda: diffusion.NoiseSchedule("linear"),
+        TypeError,
+        "NoiseSchedule.linear(T)",
+    ),
+    ("schedule by number", lambda: diffusion.NoiseSchedule(3), TypeError, "1-D tensor"),
+    (
+        "schedule betas >= 1",
+        lambda: diffusion.NoiseSchedule([0.5, 1.5]),
+        ValueError,
+        "between 0 and 1",
+    ),
+    ("linear T=0", lambda: diffusion.NoiseSchedule.linear(0), ValueError, "positive int"),
+    ("cosine T=True", lambda: diffusion.NoiseSchedule.cosine(True), ValueError, "positive int"),
+    (
+        "from_spec kind",
+        lambda: diffusion.NoiseSchedule.from_spec({"kind": "sigmoid"}),
+        ValueError,
+        "'cosine'",
+    ),
+    (
+        "ddim eta nan",
+        lambda: diffusion.ddim_step(X, EPS, 0.5, 0.6, eta=NAN),
+        ValueError,
+        "eta must be a finite",
+    ),
+    (
+        "ddim eta str",
+        lambda: diffusion.ddim_step(X, EPS, 0.5, 0.6, eta="0"),
+        TypeError,
+        "eta must be a number",
+    ),
+    (
+        "ddim eta < 0",
+        lambda: diffusion.ddim_step(X, EPS, 0.5, 0.6, eta=-1),
+        ValueError,
+        "eta must be >= 0",
+    ),
+    (
+        "ddim alpha order",
+        lambda: diffusion.ddim_step(X, EPS, 0.5, 0.4),
+        ValueError,
+        "alpha_bar_prev",
+    ),
+    (
+        "ddim noise needed",
+        lambda: diffusion.ddim_step(X, EPS, 0.5, 0.6, eta=1.0),
+        ValueError,
+        "pass noise",
+    ),
+    ("ddim int x", lambda: diffusion.ddim_step(UINT8, UINT8, 0.5, 0.6), TypeError, "float"),
+    (
+        "ddpm noise needed",
+        lambda: diffusion.ddpm_step(SCHEDULE, X, EPS, 5),
+        ValueError,
+        "pass noise",
+    ),
+    (
+        "ddpm t tensor float",
+        lambda: diffusion.ddpm_step(SCHEDULE, X, EPS, torch.tensor([1.0, 2.0])),
+        TypeError,
+        "integers",
+    ),
+    ("cfg scale nan", lambda: diffusion.cfg(EPS, EPS, NAN), ValueError, "scale must be a finite"),
+    ("cfg scale str", lambda: diffusion.cfg(EPS, EPS, "3"), TypeError, "scale must be a number"),
+    ("cfg shapes", lambda: diffusion.cfg(EPS, EPS[:1], 3.0), ValueError, "shapes must match"),
+    ("guidance inf", lambda: diffusion.check_guidance_scale(math.inf), ValueError, "finite"),
+    ("guidance < 0", lambda: diffusion.check_guidance_scale(-1), ValueError, ">= 0"),
+    ("guidance bool", lambda: diffusion.check_guidance_scale(True), TypeError, "number"),
+    ("drop p > 1", lambda: diffusion.drop_condition(torch.zeros(3), 1.5, 0), ValueError, "[0, 1]"),
+    ("drop p nan", lambda: diffusion.drop_condition(torch.zeros(3), NAN, 0), ValueError, "[0, 1]"),
+    (
+        "drop scalar",
+        lambda: diffusion.drop_condition(torch.tensor(1), 0.1, 0),
+        TypeError,
+        "one row",
+    ),
+    ("timesteps 0", lambda: diffusion.ddim_timesteps(50, 0), ValueError, "steps"),
+    (
+        "sample sampler",
+        lambda: diffusion.sample(UNET, SCHEDULE, (1, 1, 8, 8), sampler="euler"),
+        ValueError,
+        "'ddim'",
+    ),
+    (
+        "sample ddpm steps",
+        lambda: diffusion.sample(UNET, SCHEDULE, (1, 1, 8, 8), sampler="ddpm", steps=5),
+        ValueError,
+        "every one",
+    ),
+    # patches
+    ("patchify bool", lambda: vit.patchify(DIGITS, True), TypeError, "positive int"),
+    ("patchify 7.0", lambda: vit.patchify(DIGITS, 7.0), TypeError, "positive int"),
+    ("patchify 0", lambda: vit.patchify(DIGITS, 0), ValueError, "positive int"),
+    ("patchify 5", lambda: vit.patchify(DIGITS, 5), ValueError, "divides both"),
+    ("patchify 3-D", lambda: vit.patchify(DIGITS[0], 7), ValueError, "unsqueeze(0)"),
+    ("patchify list", lambda: vit.patchify([[0.0]], 7), TypeError, "torch.Tensor"),
+    (
+        "unpatchify 0",
+        lambda: vit.unpatchify(torch.zeros(1, 16, 49), 0, 28, 1),
+        ValueError,
+        "positive int",
+    ),
+    (
+        "unpatchify -7",
+        lambda: vit.unpatchify(torch.zeros(1, 16, 49), -7, 28, 1),
+        ValueError,
+        "positive int",
+    ),
+    (
+        "unpatchify 7.0",
+        lambda: vit.unpatchify(torch.zeros(1, 16, 49), 7.0, 28, 1),
+        TypeError,
+        "positive int",
+    ),
+    (
+        "unpatchify shape",
+        lambda: vit.unpatchify(torch.zeros(1, 16, 48), 7, 28, 1),
+        ValueError,
+        "expected (B, 16, 49)",
+    ),
+    (
+        "unpatchify size",
+        lambda: vit.unpatchify(torch.zeros(1, 16, 49), 7, 30, 1),
+        ValueError,
+        "not divisible",
+    ),
+    # models take float images in [-1, 1]
+    ("vit uint8", lambda: VIT(DIGITS.to(torch.uint8)), TypeError, "x.float() / 127.5 - 1"),
+    ("vit 0..255", lambda: VIT(DIGITS * 0 + 200.0), ValueError, "x / 127.5 - 1"),
+    ("vit float64", lambda: VIT(DIGITS.double()), TypeError, "torch.float32"),
+    ("vit shape", lambda: VIT(torch.zeros(2, 3, 28, 28)), ValueError, "(B, 1, 28, 28)"),
+    ("vit nan", lambda: VIT(DIGITS * NAN), ValueError, "nan"),
+    ("vit config", lambda: vit.ViTConfig(patch_size=5), ValueError, "not divisible"),
+    (
+        "clip image uint8",
+        lambda: CLIP.encode_image(torch.zeros(2, 3, 32, 32, dtype=torch.uint8)),
+        TypeError,
+        "float",
+    ),
+    (
+        "clip image 0..255",
+        lambda: CLIP.encode_image(torch.full((2, 3, 32, 32), 255.0)),
+        ValueError,
+        "[-1, 1]",
+    ),
+    ("clip ids float", lambda: CLIP.encode_text(torch.zeros(2, 12)), TypeError, "int64"),
+    ("clip loss nan", lambda: clip.clip_loss(UNIT, UNIT, NAN), ValueError, "finite"),
+    (
+        "clip loss str",
+        lambda: clip.clip_loss(UNIT, UNIT, "14"),
+        TypeError,
+        "logit_scale must be a number",
+    ),
+    (
+        "clip loss tensor nan",
+        lambda: clip.clip_loss(UNIT, UNIT, torch.tensor(NAN)),
+        ValueError,
+        "finite",
+    ),
+    (
+        "clip loss unnormalised",
+        lambda: clip.clip_loss(UNIT * 2, UNIT, 14.0),
+        ValueError,
+        "F.normalize",
+    ),
+    ("clip loss shapes", lambda: clip.clip_loss(UNIT, UNIT[:2], 14.0), ValueError, "same shape"),
+    (
+        "tokenizer unknown=",
+        lambda: Tokenizer(VOCAB, 12).encode(["a red seven"], unknown="drop"),
+        ValueError,
+        "'warn'",
+    ),
+    (
+        "tokenizer too long",
+        lambda: Tokenizer(VOCAB, 4).encode(["a red seven a red seven"]),
+        ValueError,
+        "at most",
+    ),
+    (
+        "vae uint8",
+        lambda: VAE.encode(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)),
+        TypeError,
+        "float",
+    ),
+    (
+        "vae 0..255",
+        lambda: VAE.encode(torch.full((1, 3, 32, 32), 255.0)),
+        ValueError,
+        "x / 127.5 - 1",
+    ),
+    ("vae latents", lambda: VAE.decode(torch.zeros(1, 4, 4, 4)), ValueError, "(B, 4, 8, 8)"),
+    (
+        "vae float64",
+        lambda: VAE.decode(torch.zeros(1, 4, 8, 8, dtype=torch.float64)),
+        TypeError,
+        "float32",
+    ),
+    ("unet int", lambda: UNET(UINT8, torch.zeros(2, dtype=torch.long)), TypeError, "float"),
+    ("unet t shape", lambda: UNET(X, torch.zeros(3, dtype=torch.long)), ValueError, "(B,) tensor"),
+    # pipelines
+    ("pipe seed=", lambda: PIPE(2, seed=0), TypeError, "unexpected keyword"),
+    (
+        "pipe generator int",
+        lambda: PIPE(2, generator=0),
+        TypeError,
+        "torch.Generator().manual_seed(0)",
+    ),
+    ("pipe steps float", lambda: PIPE(2, num_inference_steps=5.0), TypeError, "must be an int"),
+    ("pipe steps 0", lambda: PIPE(2, num_inference_steps=0), ValueError, "1..50"),
+    (
+        "pipe ddpm steps",
+        lambda: PIPE(2, num_inference_steps=10, sampler="ddpm"),
+        ValueError,
+        "every one of the T=50",
+    ),
+    ("pipe sampler", lambda: PIPE(2, sampler="euler"), ValueError, "unknown sampler"),
+    ("pipe eta nan", lambda: PIPE(2, eta=NAN), ValueError, "eta must be a finite"),
+    ("pipe labels on unconditional", lambda: PIPE([1, 2]), ValueError, "number of images"),
+    (
+        "pipe guidance on unconditional",
+        lambda: PIPE(2, guidance_scale=3.0),
+        ValueError,
+        "guidance_scale=None",
+    ),
+    ("pipe count 0", lambda: PIPE(0), ValueError, "number of images"),
+    ("guided label 10", lambda: GUIDED([3, 10]), ValueError, "0..9"),
+    ("guided float labels", lambda: GUIDED(torch.tensor([1.0])), ValueError, "integer tensor"),
+    ("guided count", lambda: GUIDED(4), TypeError, "list or (B,) tensor of labels"),
+    ("guided bool label", lambda: GUIDED([True]), TypeError, "ints"),
+    ("guided nan scale", lambda: GUIDED([1], guidance_scale=NAN), ValueError, "finite"),
+    ("guided str scale", lambda: GUIDED([1], guidance_scale="3"), TypeError, "number"),
+    ("load unknown", lambda: pipelines.load("ddpm-faces"), ValueError, "unknown checkpoint"),
+    ("load a classifier", lambda: pipelines.load("vit-digits"), ValueError, "records no pipeline"),
+    # checkpoints and data
+    ("load_pretrained int", lambda: checkpoints.load_pretrained(3), TypeError, "string"),
+    (
+        "load_pretrained typo",
+        lambda: checkpoints.load_pretrained("vit-digit"),
+        ValueError,
+        "vit-digits",
+    ),
+    ("mnist split", lambda: data.load_mnist("validation"), ValueError, "train"),
+    ("mnist source", lambda: data.load_mnist("train", source="web"), ValueError, "'local'"),
+    # the checks themselves
+    ("number bool", lambda: checks.number(True, "w"), TypeError, "w must be a number"),
+    ("number inf", lambda: checks.number(math.inf, "w"), ValueError, "finite"),
+    ("positive_int 7.0", lambda: checks.positive_int(7.0, "n"), TypeError, "positive int"),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, phrase", [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+def test_bad_input_is_refused_with_a_message_that_says_what_to_pass(call, error, phrase):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", checkpoints.UnverifiedCheckpointWarning)
+        with pytest.raises(error) as caught:
+            call()
+    assert phrase in str(caught.value), f"message was: {caught.value}"
+
+
+def test_images_in_zero_one_warn_where_minus_one_one_is_expected():
+    with pytest.warns(checks.InputRangeWarning, match=r"x \* 2 - 1"):
+        VIT((DIGITS + 1) / 2 + 0.1 * torch.rand(DIGITS.shape).clamp(0, 0.5))
+    with pytest.warns(checks.InputRangeWarning, match="background is -1"):
+        VAE.encode(torch.rand(1, 3, 32, 32))
+
+
+def test_float64_works_where_the_maths_is_pure():
+    x0 = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
+    out = SCHEDULE.q_sample(x0, 3, torch.ones_like(x0))
+    assert out.dtype == torch.float64 and torch.allclose(out, (1 - SCHEDULE.alpha_bar[3]).sqrt())

@@ -1,0 +1,126 @@
+"""What every explorer shares (`widgets.base`): bounded caches, errors shown in the status
+line, the contract each class of `widgets.__all__` keeps, memory that stays bounded."""
+
+import random
+
+import ipywidgets as ipw
+import matplotlib.pyplot as plt
+import pytest
+import tiny
+
+import widgets
+from widgets.base import LRU, Explorer, Move, play_for
+
+
+class Squares(Explorer):
+    """The smallest explorer: a slider n, a status that reads n squared; n = 3 is refused."""
+
+    cache_limits = {"frames": 2}
+
+    def __init__(self, n: int = 0):
+        super().__init__({"n": ipw.IntSlider(min=0, max=9, value=n, description="n")})
+
+    def draw(self) -> None:
+        n = self.controls["n"].value
+        if n == 3:
+            raise ValueError("3 is not allowed here; pick another n")
+        self.show(self.cached(n, lambda: bytes([n]) * 4))
+        self.status.value = f"{n} squared is {n * n}"
+
+
+def test_lru_forgets_the_least_recently_used_first():
+    cache, computed = LRU(2), []
+
+    def value(key):
+        return cache.get(key, lambda: computed.append(key) or key.upper())
+
+    assert [value("a"), value("b"), value("a")] == ["A", "B", "A"]  # "a" is now the newest
+    value("c")  # full: "b" goes, the least recently used
+    assert cache.keys() == ["a", "c"] and len(cache) == 2 and "b" not in cache
+    value("b")
+    assert cache.keys() == ["c", "b"] and computed == ["a", "b", "c", "b"]
+
+
+def test_lru_stores_nothing_when_compute_fails_and_keeps_nothing_at_limit_zero():
+    cache = LRU(0)
+    assert cache.get("k", lambda: 1) == 1 and len(cache) == 0  # a cache that forgets
+    with pytest.raises(ZeroDivisionError):
+        LRU(3).get("k", lambda: 1 / 0)
+
+
+def test_a_failing_callback_shows_its_error_in_the_status_line():
+    explorer = Squares()
+    explorer.controls["n"].value = 3  # draw raises: shown, not raised
+    assert "<pre" in explorer.status.value and "3 is not allowed" in explorer.status.value
+    explorer.controls["n"].value = 4
+    assert explorer.status.value == "4 squared is 16" and explorer.frame.value == bytes([4]) * 4
+    with pytest.raises(ValueError, match="not allowed"):  # building: raised, bad arguments
+        Squares(n=3)
+
+
+def test_frames_come_from_the_bounded_cache_and_play_moves_a_slider():
+    explorer = Squares()
+    for n in (1, 2, 1, 5):
+        explorer.controls["n"].value = n
+    assert explorer.caches["frames"].keys() == [1, 5]
+    slider = ipw.IntSlider(min=0, max=7)
+    assert (play_for(slider, interval=50).min, play_for(slider, interval=50).max) == (0, 7)
+    choice = ipw.SelectionSlider(options=["0", "1", "3"])
+    assert play_for(choice, interval=50).max == 2  # it moves the index
+
+
+@pytest.mark.parametrize("name", widgets.__all__)
+def test_every_explorer_keeps_the_contract(name):
+    cls = getattr(widgets, name)
+    assert issubclass(cls, Explorer)
+    for method in ("draw", "static"):
+        assert getattr(cls, method) is not getattr(Explorer, method), f"{name}.{method}"
+    assert cls.demo.__func__ is not Explorer.demo.__func__, f"{name}.demo"
+    assert cls.cache_limits and all(n > 0 for n in cls.cache_limits.values())
+    explorer = tiny.explorer(name)
+    assert isinstance(explorer.frame, ipw.Image) and explorer.frame.value
+    assert explorer.frame in explorer.children or any(
+        explorer.frame in getattr(box, "children", ()) for box in explorer.children
+    )
+    assert explorer.controls and all(isinstance(c, ipw.Widget) for c in explorer.controls.values())
+    for move in cls.bench_moves:  # what tools.bench moves exists
+        assert isinstance(move, Move) and move.control in explorer.controls
+        assert set(move.before) <= set(explorer.controls)
+    assert set(explorer.caches) == set(cls.cache_limits)
+    plt.close(explorer.static())
+
+
+PROMPTS = ["a large red seven", "a small blue two in the top left", "a large purple one", ""]
+
+
+def random_move(explorer: Explorer, rng: random.Random) -> None:
+    """Set one control, picked at random, to a random value it allows."""
+    name = rng.choice([n for n, c in explorer.controls.items() if not isinstance(c, ipw.Play)])
+    control = explorer.controls[name]
+    if isinstance(control, (ipw.Dropdown, ipw.ToggleButtons, ipw.SelectionSlider)):
+        control.index = rng.randrange(len(control.options))
+    elif isinstance(control, ipw.FloatLogSlider):
+        control.value = control.base ** rng.uniform(control.min, control.max)
+    elif isinstance(control, ipw.FloatSlider):
+        control.value = rng.uniform(control.min, control.max)
+    elif isinstance(control, ipw.IntSlider):
+        control.value = rng.randint(control.min, control.max)
+    elif isinstance(control, ipw.Text):
+        control.value = rng.choice(PROMPTS)
+    else:
+        raise TypeError(f"no random move for {name!r}, a {type(control).__name__}")
+
+
+@pytest.mark.parametrize("name", ["PatchExplorer", "SimilarityExplorer"])
+def test_a_thousand_random_moves_keep_every_cache_within_its_limit(name):
+    explorer, rng = tiny.explorer(name), random.Random(0)
+    largest = dict.fromkeys(explorer.caches, 0)
+    for _ in range(1000):
+        random_move(explorer, rng)
+        for cache, lru in explorer.caches.items():
+            largest[cache] = max(largest[cache], len(lru))
+    assert "<pre" not in explorer.status.value or "no words" in explorer.status.value
+    for cache, lru in explorer.caches.items():
+        assert largest[cache] <= lru.limit, f"{name}: cache {cache!r} outgrew its limit"
+    frames = explorer.caches["frames"]
+    assert len(frames) == frames.limit  # full, so it did forget: the limit was what held it

@@ -1,0 +1,102 @@
+"""Widget update time: `python -m tools.bench` prints a markdown table.
+
+For each explorer in `widgets.__all__`: the time `demo()` takes to build it and draw its
+first frame, then each of its `bench_moves`: milliseconds from a control change to new
+frame bytes (the median over the moves), measured in the kernel with the default (dummy)
+comm, so no browser is involved. The browser round trip (key press in JupyterLab to the new
+image loaded in Chromium) is measured by the browser tests (`tests/browser/`), which keep it
+in `artifacts/browser/latency.json`; this command prints it too when that file exists.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import widgets
+from course_lib.bench import markdown_table
+from course_lib.recipes import Row
+from widgets.base import LRU, Explorer, Move
+
+
+def update_times_ms(widget: Explorer, control: str, values: Sequence, moves: int) -> list[float]:
+    """Ms for each `widget.controls[control].value = v` to put new bytes in `widget.frame`."""
+    slider = widget.controls[control]
+    times = []
+    for value in itertools.islice(itertools.cycle(values), moves):
+        if slider.value == value:
+            continue
+        before = widget.frame.value
+        start = time.perf_counter()
+        slider.value = value
+        times.append(1000 * (time.perf_counter() - start))
+        if widget.frame.value == before:
+            raise RuntimeError(f"moving {control!r} to {value!r} did not change the frame")
+    return times
+
+
+def time_move(widget: Explorer, move: Move) -> Row:
+    """One row: `move.before` set untimed, then the median over the timed moves."""
+    for name, value in move.before.items():
+        widget.controls[name].value = value
+    values = widget.controls[move.control].options if move.values is None else move.values
+    kept = widget.caches.get("frames")
+    if move.uncached:  # a cache that keeps nothing: every move draws and encodes
+        widget.caches["frames"] = LRU(0)
+    try:
+        times = update_times_ms(widget, move.control, values, move.moves)
+    finally:
+        if move.uncached:
+            widget.caches["frames"] = kept
+    what = f"{move.what} (median of {len(times)})"
+    return Row(type(widget).__name__, what, statistics.median(times), unit="ms")
+
+
+def bench(explorer: type[Explorer]) -> list[Row]:
+    """Build `explorer.demo()`, timed, then time each of its `bench_moves`."""
+    start = time.perf_counter()
+    widget = explorer.demo()
+    built = 1000 * (time.perf_counter() - start)
+    rows = [Row(explorer.__name__, "demo(): build and draw the first frame", built, unit="ms")]
+    return rows + [time_move(widget, move) for move in explorer.bench_moves]
+
+
+BROWSER_LATENCY = Path(__file__).resolve().parent.parent / "artifacts" / "browser" / "latency.json"
+
+
+def browser_table(records: list[dict]) -> str:
+    """Markdown table of the browser round trips the browser tests recorded."""
+    lines = [
+        "| notebook | widget | control | moves | median ms | max ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['notebook']} | {r['widget']} | {r['control']} | {r['moves']} "
+            f"| {r['median_ms']:.0f} | {r['max_ms']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import sys
+
+    if "--browser" not in sys.argv[1:]:  # --browser: only the figures the browser tests kept
+        rows = []
+        for name in widgets.__all__:
+            rows += bench(getattr(widgets, name))
+        print(markdown_table(rows))
+        print()
+    if BROWSER_LATENCY.exists():
+        print("Browser round trip, key press to new image loaded (JupyterLab + Chromium):\n")
+        print(browser_table(json.loads(BROWSER_LATENCY.read_text())))
+    else:
+        print("No browser figures yet: `make test` (or `make bench-browser`) records them.")
+
+
+if __name__ == "__main__":
+    main()

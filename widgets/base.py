@@ -1,0 +1,199 @@
+"""Explorer: the one base every widget of the course stands on.
+
+An explorer is an `ipywidgets.VBox`: rows of controls, one `ipywidgets.Image` (`.frame`)
+whose bytes change, a progress bar when it samples, and a status line (`.status`) for a
+readout, or for the error when a callback fails. The base owns that plumbing; a subclass
+says what is particular to it.
+
+A subclass declares (class attributes):
+    rows          the controls' names, row by row, above the frame (default: one row of all)
+    frame_format  "png" (maps, clean images) or "jpeg" (noisy frames)
+    samples       True: a progress bar under the frame, for `show_progress`
+    cache_limits  cache name -> how many entries it keeps; the least recently used go first
+    bench_moves   what `python -m tools.bench` times: `Move`s over the demo's controls
+and implements:
+    __init__      check its inputs, keep its data, then `super().__init__(controls)`
+    draw()        put the frame for the controls' values in `.frame`, a readout in `.status`
+    changed(name) optional: control `name` moved (None: the first draw); by default `draw()`
+    static()      a matplotlib figure of a few representative frames, for pages without a kernel
+    demo()        a classmethod: the explorer built from shipped weights, in one call
+Helpers: `LRU` (the bounded cache behind `cached`), `play_for` (a Play button linked to a
+slider), `check_images` (refuse bad images with what to pass), `Move` (a benchmark row).
+"""
+
+from __future__ import annotations
+
+import html
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import ipywidgets as ipw
+import torch
+
+from widgets import frames
+
+
+class LRU:
+    """A cache of at most `limit` entries; when full, the least recently used goes first."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value stored for `key`, else `compute()`, stored (an error stores nothing)."""
+        if key in self._entries:
+            self._entries.move_to_end(key)  # now the most recently used
+            return self._entries[key]
+        value = compute()
+        self._entries[key] = value
+        while len(self._entries) > self.limit:
+            self._entries.popitem(last=False)  # the least recently used
+        return value
+
+    def keys(self) -> list[Hashable]:
+        """The stored keys, least recently used first."""
+        return list(self._entries)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One row of `python -m tools.bench`: set `control` to each of `values` in turn (cycling,
+    `moves` times) and time each change until the frame has new bytes."""
+
+    what: str  # the row's label, e.g. "t slider, first visit"
+    control: str  # a name in `.controls`
+    values: Sequence | None = None  # None: every option of the control
+    moves: int = 50
+    before: dict = field(default_factory=dict)  # controls set first, untimed
+    uncached: bool = False  # True: the "frames" cache keeps nothing, so each move draws
+
+
+def check_images(images: dict, fits: Callable[[torch.Tensor], bool], needs: str) -> None:
+    """Refuse no images, or an image (name -> tensor) that does not fit: "image 'x' {needs}"."""
+    if not images:
+        raise ValueError("pass at least one image, e.g. {'digit': tensor of shape (1, 28, 28)}")
+    for name, image in images.items():
+        if not isinstance(image, torch.Tensor) or not fits(image):
+            shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image)
+            raise ValueError(f"image {name!r} {needs}, got {shape}")
+
+
+def play_for(slider: ipw.Widget, interval: int, step: int = 1) -> ipw.Play:
+    """A Play button that moves `slider` in the browser (jslink), with no kernel round trip
+    to advance it; a SelectionSlider is moved through its index. Put both in one row."""
+    options = {"step": step, "interval": interval, "description": "play"}
+    if isinstance(slider, ipw.SelectionSlider):
+        play = ipw.Play(min=0, max=len(slider.options) - 1, **options)
+        ipw.jslink((play, "value"), (slider, "index"))
+    else:
+        play = ipw.Play(min=slider.min, max=slider.max, **options)
+        ipw.jslink((play, "value"), (slider, "value"))
+        ipw.jslink((play, "max"), (slider, "max"))  # a slider whose range changes keeps its Play
+    return play
+
+
+class Explorer(ipw.VBox):
+    """Controls over one frame, a status line, bounded caches. See the module docstring."""
+
+    rows: ClassVar[tuple[tuple[str, ...], ...] | None] = None
+    frame_format: ClassVar[str] = "png"
+    samples: ClassVar[bool] = False
+    cache_limits: ClassVar[dict[str, int]] = {"frames": 256}
+    bench_moves: ClassVar[tuple[Move, ...]] = ()
+
+    def __init__(self, controls: dict[str, ipw.Widget]):
+        self.controls = controls
+        self.frame = frames.new_frame(self.frame_format)
+        self.status = ipw.HTML(value="")
+        self.progress = None
+        if self.samples:
+            self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
+        self.caches = {name: LRU(limit) for name, limit in self.cache_limits.items()}
+        for name, control in controls.items():
+            if not isinstance(control, ipw.Play):  # a Play moves its slider in the browser
+                self.on_change(lambda _=None, name=name: self.changed(name), name)
+        super().__init__(self.arrange())
+        self.changed(None)  # the first frame; an error here is raised, not shown
+
+    # -- what a subclass implements ---------------------------------------------------
+
+    def draw(self) -> None:
+        """Show the frame for the controls' current values, and a readout in the status."""
+        raise NotImplementedError(f"{type(self).__name__} must implement draw()")
+
+    def changed(self, name: str | None) -> None:
+        """Control `name` moved (None: building). Override to update other controls first."""
+        self.draw()
+
+    def static(self):
+        """A matplotlib figure of a few representative frames (GitHub, nbviewer, PDF, slides)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement static()")
+
+    @classmethod
+    def demo(cls) -> Explorer:
+        """The explorer built from the shipped pretrained weights, in one call."""
+        raise NotImplementedError(f"{cls.__name__} must implement demo()")
+
+    # -- what the base does for every explorer -----------------------------------------
+
+    def arrange(self) -> list[ipw.Widget]:
+        """The children: a row of controls for each of `rows`, the frame, progress, status."""
+        rows = self.rows or (tuple(self.controls),)
+        boxes = [ipw.HBox([self.controls[name] for name in row]) for row in rows]
+        return [*boxes, self.frame, *([self.progress] if self.progress else []), self.status]
+
+    def on_change(self, callback: Callable, *names: str) -> None:
+        """Call `callback` when a named control changes value (a Button: is clicked)."""
+        wrapped = self.shows_errors(callback)
+        for name in names:
+            control = self.controls[name]
+            if isinstance(control, ipw.Button):
+                control.on_click(wrapped)
+            else:
+                control.observe(wrapped, "value")
+
+    def shows_errors(self, callback: Callable) -> Callable:
+        """`callback`, but an exception shows in the status line instead of vanishing (in
+        JupyterLab an observer's exception is otherwise invisible)."""
+
+        def wrapped(*args, **kwargs):
+            try:
+                return callback(*args, **kwargs)
+            except Exception as err:  # shown to the person moving the slider
+                self.show_error("".join(traceback.format_exception_only(type(err), err)))
+                return None
+
+        return wrapped
+
+    def show_error(self, message: str) -> None:
+        style = "color:#b00020;white-space:pre-wrap"
+        self.status.value = f"<pre style='{style}'>{html.escape(message)}</pre>"
+
+    def show(self, data: bytes, fmt: str | None = None) -> None:
+        """Swap the frame's bytes (and its format, if given) in one message to the browser."""
+        with self.frame.hold_sync():
+            if fmt is not None:
+                self.frame.format = fmt
+            self.frame.value = data
+
+    def show_progress(self, done: int, total: int) -> None:
+        """A pipeline callback: `done` of `total` sampling steps."""
+        self.progress.max, self.progress.value = total, done
+
+    def cached(self, key: Hashable, compute: Callable[[], Any], cache: str = "frames") -> Any:
+        """The value for `key` in the named cache, computed by `compute()` the first time."""
+        return self.caches[cache].get(key, compute)
+
+    def values(self) -> dict[str, Any]:
+        """Every control's current value, by name."""
+        return {name: control.value for name, control in self.controls.items()}
