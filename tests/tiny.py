@@ -75,6 +75,10 @@ def explorer(name: str):
         return widgets.LatentExplorer(
             text_to_image(), images, ["a large red seven", "a b"], images_per_prompt=1, steps=2
         )
+    if name == "StepsExplorer":
+        return widgets.StepsExplorer(
+            text_to_image(), flow_text_to_image(), ["a large red seven"], steps=2
+        )
     raise ValueError(f"no tiny {name}; add one here")
 
 

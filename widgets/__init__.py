@@ -14,6 +14,7 @@ from widgets.latent_explorer import LatentExplorer
 from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 from widgets.similarity_explorer import SimilarityExplorer
+from widgets.steps_explorer import StepsExplorer
 
 __all__ = [
     "AttentionExplorer",
@@ -23,4 +24,5 @@ __all__ = [
     "NoisingScrubber",
     "PatchExplorer",
     "SimilarityExplorer",
+    "StepsExplorer",
 ]
