@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from course_lib import checks
+from course_lib.latent_diffusion import frozen_reader
 from course_lib.transformer import Block, modulate
 from course_lib.unet import timestep_embedding
 from course_lib.vit import divisors, patchify, unpatchify
@@ -145,14 +146,10 @@ class TextDiT(nn.Module):
 
     def __init__(self, dit: DiT, text_encoder: nn.Module):
         super().__init__()
-        if dit.config.context_dim != text_encoder.config.dim:
-            raise ValueError(
-                f"the DiT attends to tokens of width {dit.config.context_dim}, but the text "
-                f"encoder makes {text_encoder.config.dim}; build it with "
-                f"context_dim={text_encoder.config.dim}"
-            )
         self.dit = dit
-        self.text_encoder = text_encoder.eval().requires_grad_(False)
+        self.text_encoder = frozen_reader(
+            text_encoder, dit.config.context_dim, "DiT", "context_dim"
+        )
 
     @property
     def config(self) -> DiTConfig:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from course_lib import checkpoints, diffusion
+from course_lib import checkpoints, checks, diffusion
 
 SAMPLERS = ("ddim", "ddpm")
 
@@ -339,13 +339,7 @@ class FlowTextToImagePipeline(TextToImagePipeline):
             raise ValueError("a flow pipeline samples with Euler steps: pass sampler='euler'")
         if num_inference_steps is None:
             return 50
-        if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int):
-            raise TypeError(
-                f"num_inference_steps must be an int, e.g. 8, got {num_inference_steps!r}"
-            )
-        if num_inference_steps < 1:
-            raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
-        return num_inference_steps
+        return checks.positive_int(num_inference_steps, "num_inference_steps")
 
     def generate(self, count: int, *, return_trajectory: bool, sampler, eta, **options):
         """Sample `count` latents with `flow.sample`, then decode them (and every step)."""
