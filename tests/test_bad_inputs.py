@@ -25,6 +25,8 @@ from course_lib import (
     vit,
 )
 from course_lib.tokenizer import Tokenizer, build_vocab
+from widgets import DenoisingScrubber, GuidanceExplorer, PatchExplorer
+from widgets.denoising_scrubber import SAMPLERS
 
 SCHEDULE = diffusion.NoiseSchedule.cosine(50)
 X = torch.zeros(2, 1, 8, 8)
@@ -297,6 +299,36 @@ CASES = [
     ),
     ("mnist split", lambda: data.load_mnist("validation"), ValueError, "train"),
     ("mnist source", lambda: data.load_mnist("train", source="web"), ValueError, "'local'"),
+    # widgets
+    (
+        "patch explorer 13x13",
+        lambda: PatchExplorer({"odd": torch.zeros(1, 13, 13)}),
+        ValueError,
+        "e.g. [12",
+    ),
+    (
+        "patch explorer 3-D",
+        lambda: PatchExplorer({"x": torch.zeros(28, 28)}),
+        ValueError,
+        "square (C, H, W)",
+    ),
+    ("patch explorer empty", lambda: PatchExplorer({}), ValueError, "at least one image"),
+    ("guidance digit 12", lambda: GuidanceExplorer(GUIDED, digit=12), ValueError, "from 0 to 9"),
+    ("guidance digit str", lambda: GuidanceExplorer(GUIDED, digit="3"), ValueError, "from 0 to 9"),
+    (
+        "guidance seeds",
+        lambda: GuidanceExplorer(GUIDED, seeds=(0.5,)),
+        TypeError,
+        "seeds must be ints",
+    ),
+    (
+        "guidance no seeds",
+        lambda: GuidanceExplorer(GUIDED, seeds=()),
+        ValueError,
+        "at least one seed",
+    ),
+    ("guidance unconditional", lambda: GuidanceExplorer(PIPE), ValueError, "class-conditional"),
+    ("denoising images", lambda: DenoisingScrubber(PIPE, images=0), ValueError, "from 1 to 16"),
     # the checks themselves
     ("number bool", lambda: checks.number(True, "w"), TypeError, "w must be a number"),
     ("number inf", lambda: checks.number(math.inf, "w"), ValueError, "finite"),
@@ -326,3 +358,15 @@ def test_float64_works_where_the_maths_is_pure():
     x0 = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
     out = SCHEDULE.q_sample(x0, 3, torch.ones_like(x0))
     assert out.dtype == torch.float64 and torch.allclose(out, (1 - SCHEDULE.alpha_bar[3]).sqrt())
+
+
+def test_a_long_ddpm_run_says_how_long_and_greys_out_what_it_ignores():
+    scrubber = DenoisingScrubber(PIPE, images=1, steps=10)
+    descriptions = []
+    scrubber.progress.observe(lambda change: descriptions.append(change.new), "description")
+    scrubber.controls["sampler"].value = "DDPM (all T steps)"
+    assert scrubber.controls["steps"].disabled  # DDPM takes every step anyway
+    assert any("s left" in d for d in descriptions) and descriptions[-1] == "sampled"
+    assert not scrubber.controls["seed"].disabled  # usable again once sampled
+    scrubber.controls["sampler"].value = next(iter(k for k in SAMPLERS if "DDIM" in k))
+    assert not scrubber.controls["steps"].disabled

@@ -53,3 +53,30 @@ def test_stale_buffers_are_dropped_and_live_ones_kept():
     assert site.drop_stale_buffers(nb) == 1
     states = nb.metadata["widgets"][site.WIDGET_STATE]["state"]
     assert "buffers" not in states["stale"] and len(states["live"]["buffers"]) == 1
+
+
+PLOTLY_NOTEBOOK = [
+    "import plotly.graph_objects as go",
+    'go.Figure(go.Scatter(x=[0, 1, 2], y=[1, 0, 1], name="snr")).show()',
+    'fig = go.Figure(go.Bar(x=["a", "b"], y=[3, 1]))\nfig.show()',
+]
+
+
+def test_plotly_figures_are_on_the_page_offline(tmp_path):
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in PLOTLY_NOTEBOOK]
+    path = tmp_path / "98_plotly.ipynb"
+    nbformat.write(nb, path)
+    executed = site.execute(path)
+    shown = sum(site.PLOTLY in o.get("data", {}) for c in executed.cells for o in c.outputs)
+    assert shown == 2, "the kernel should show plotly's own mimetype"
+    (page,) = site.build([path], tmp_path / "site")
+    html = page.read_text()
+    assert html.count(site.PLOTLY_DIV) == shown, "a plotly figure was dropped from the page"
+    assert f'<script src="{site.PLOTLY_JS}"></script>' in html
+    assert (tmp_path / "site" / site.PLOTLY_JS).stat().st_size > 1_000_000  # the local copy
+    assert "cdn.plot.ly" not in html

@@ -4,6 +4,8 @@ Executes every notebook in fast mode (COURSE_FAST=1) and exports each to `site/N
 plus an `index.html`. Figures, including each widget's `.static()` figure that the notebooks
 show right under the widget, are embedded as PNG data, so the pages show every frame
 offline; the live widget views in the saved state need a kernel or a CDN, the figures do not.
+Plotly figures (nbconvert drops their mimetype) become inline HTML drawn by one local copy of
+plotly.js, `site/plotly.min.js`, taken from the installed plotly package: offline too.
 Needs nbclient and nbconvert (the `test` extra).
 """
 
@@ -17,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+PLOTLY = "application/vnd.plotly.v1+json"
+PLOTLY_JS = "plotly.min.js"
+PLOTLY_DIV = 'class="plotly-graph-div"'  # what plotly.io.to_html draws into, once a figure
 
 
 def drop_stale_buffers(nb) -> int:
@@ -60,18 +65,56 @@ def execute(path: Path, timeout: int = 900):
     return nb
 
 
+def plotly_to_html(nb) -> int:
+    """Turn every plotly output into an inline HTML figure (a div and the call that draws
+    it); returns how many. The page must load `PLOTLY_JS` first (see `to_html`)."""
+    import plotly.io as pio
+
+    count = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            figure = output.get("data", {}).pop(PLOTLY, None)
+            if figure is None:
+                continue
+            figure = pio.from_json(figure if isinstance(figure, str) else _json(figure))
+            output["data"]["text/html"] = pio.to_html(
+                figure, include_plotlyjs=False, full_html=False
+            )
+            count += 1
+    return count
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
 def to_html(nb) -> str:
     """Export with every image embedded (no files beside the page, no CDN for figures)."""
     from nbconvert import HTMLExporter
 
     drop_stale_buffers(nb)
+    figures = plotly_to_html(nb)
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     body, _ = exporter.from_notebook_node(nb)
+    if figures:  # before require.js, so plotly.js defines the global `Plotly`, not a module
+        body = body.replace("<head>", f'<head>\n<script src="{PLOTLY_JS}"></script>', 1)
     return body
+
+
+def copy_plotly_js(out: Path) -> None:
+    """The installed plotly package's own plotly.min.js, beside the pages (no CDN)."""
+    import shutil
+
+    import plotly
+
+    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / PLOTLY_JS, out / PLOTLY_JS)
 
 
 def build(notebooks: list[Path], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    copy_plotly_js(out)
     pages = []
     for path in notebooks:
         start = time.perf_counter()

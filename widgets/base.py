@@ -24,6 +24,7 @@ slider), `check_images` (refuse bad images with what to pass), `Move` (a benchma
 from __future__ import annotations
 
 import html
+import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -116,6 +117,7 @@ class Explorer(ipw.VBox):
         self.frame = frames.new_frame(self.frame_format)
         self.status = ipw.HTML(value="")
         self.progress = None
+        self._progress_start: tuple[float, int] | None = None
         if self.samples:
             self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
         self.caches = {name: LRU(limit) for name, limit in self.cache_limits.items()}
@@ -187,8 +189,16 @@ class Explorer(ipw.VBox):
             self.frame.value = data
 
     def show_progress(self, done: int, total: int) -> None:
-        """A pipeline callback: `done` of `total` sampling steps."""
+        """A pipeline callback: `done` of `total` sampling steps, and the seconds left."""
+        now = time.perf_counter()
+        if done <= 1 or self._progress_start is None:
+            self._progress_start = (now, done)
+        start, first = self._progress_start
+        left = ""
+        if done > first:  # the time per step so far, times the steps still to go
+            left = f", ~{(now - start) / (done - first) * (total - done):.0f} s left"
         self.progress.max, self.progress.value = total, done
+        self.progress.description = f"{done}/{total}{left}" if done < total else "sampled"
 
     def cached(self, key: Hashable, compute: Callable[[], Any], cache: str = "frames") -> Any:
         """The value for `key` in the named cache, computed by `compute()` the first time."""

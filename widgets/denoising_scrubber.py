@@ -71,7 +71,33 @@ class DenoisingScrubber(Explorer):
         return self.cached(key, lambda: self.sample(*key), "trajectories")
 
     def sample(self, seed: int, sampler: str, steps: int | None) -> diffusion.Trajectory:
-        """One reverse process of `self.images` samples, every step kept, with a progress bar."""
+        """One reverse process of `self.images` samples, every step kept, with a progress bar
+        that counts down the seconds left; the choosing controls wait while it runs."""
+        long = SAMPLERS[sampler]["sampler"] == "ddpm"
+        if long:
+            self.status.value = (
+                f"DDPM runs every one of the T={self.pipe.schedule.T} steps: about a minute on a "
+                "laptop CPU (the bar counts down); DDIM with 50 steps takes a second."
+            )
+        waiting = [self.controls[n] for n in ("seed", "sampler", "steps")]
+        for control in waiting:
+            control.disabled = True
+        try:
+            trajectory = self._sample(seed, sampler, steps)
+        finally:
+            for control in waiting:
+                control.disabled = False
+            self.ignore_steps()
+        if long:
+            self.status.value = ""
+        return trajectory
+
+    def ignore_steps(self) -> None:
+        """DDPM takes every step whatever the steps control says: grey it out then."""
+        chosen = SAMPLERS[self.controls["sampler"].value]["sampler"]
+        self.controls["steps"].disabled = chosen == "ddpm"
+
+    def _sample(self, seed: int, sampler: str, steps: int | None) -> diffusion.Trajectory:
         _, trajectory = self.pipe(
             self.images,
             num_inference_steps=steps,
@@ -85,6 +111,7 @@ class DenoisingScrubber(Explorer):
 
     def changed(self, name: str | None) -> None:
         """A new seed, sampler or step count: its trajectory, and the step slider fits it."""
+        self.ignore_steps()
         if name != "step":
             n = len(self.trajectory().timesteps)
             step = self.controls["step"]

@@ -85,6 +85,10 @@ class GuidanceExplorer(Explorer):
         classes = pipe.model.config.num_classes
         if not classes:
             raise ValueError("GuidanceExplorer needs a class-conditional pipeline: 'cfg-digits'")
+        if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit < classes:
+            raise ValueError(f"digit must be an int from 0 to {classes - 1}, got {digit!r}")
+        if any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+            raise TypeError(f"seeds must be ints, e.g. seeds=(0, 1, 2), got {seeds!r}")
         self.pipe, self.scales = pipe, tuple(float(s) for s in scales)
         self.images, self.steps, self.columns, self.scale = images, steps, columns, scale
         labels = [f"{s:g}" for s in self.scales]

@@ -124,6 +124,17 @@ class PatchExplorer(Explorer):
     def __init__(self, images: dict[str, torch.Tensor], scale: int | None = None):
         square = "must be a square (C, H, W) tensor"
         check_images(images, lambda x: x.ndim == 3 and x.shape[1] == x.shape[2], square)
+        for name, image in images.items():
+            side = image.shape[-1]
+            if not patch_sizes(side):
+                near = sorted(
+                    (n for n in range(side - 3, side + 4) if patch_sizes(n)),
+                    key=lambda n: abs(n - side),
+                )
+                raise ValueError(
+                    f"image {name!r} is {side}x{side}: no patch size tiles it into 2x2 patches "
+                    f"or more; crop or resize it to a side that has divisors, e.g. {near[:3]}"
+                )
         self.images = images
         self.scale = scale
         first = next(iter(images.values()))
