@@ -138,7 +138,13 @@ def evaluation_prompts(held_out: bool, count: int = 500, seed: int = 0):
 
 
 def prompt_following(
-    pipe, prompts, attributes, guidance_scale: float, batch_size: int = 100, seed: int = 0
+    pipe,
+    prompts,
+    attributes,
+    guidance_scale: float,
+    batch_size: int = 100,
+    seed: int = 0,
+    num_inference_steps: int = 50,
 ) -> dict:
     """Generate one image per prompt with a text-to-image pipeline, and judge its digit,
     color and layout against the prompt: the fraction right of each, and of all three."""
@@ -146,7 +152,7 @@ def prompt_following(
         [
             pipe(
                 prompts[i : i + batch_size],
-                num_inference_steps=50,
+                num_inference_steps=num_inference_steps,
                 guidance_scale=guidance_scale,
                 generator=torch.Generator().manual_seed(seed + i),
             )

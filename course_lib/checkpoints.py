@@ -308,3 +308,33 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
 def metadata(name: str) -> dict:
     """The metadata saved with shipped checkpoint NAME (metrics, recipe, extra numbers)."""
     return read_description(verify(name))["metadata"]
+
+
+def write_table(name: str, filename: str, table: dict, directory: Path | None = None) -> Path:
+    """Save a small JSON table of measurements beside checkpoint NAME (e.g. a benchmark's
+    comparison that a notebook shows in fast mode) and record its sha256 in NAME's manifest
+    entry under "tables"."""
+    directory = directory or checkpoint_dir()
+    path = directory / filename
+    text = json.dumps(table, indent=2, sort_keys=True) + "\n"
+    _atomic_write(path, lambda p: p.write_text(text))
+    manifest = read_manifest(directory, strict=True)
+    manifest[name].setdefault("tables", {})[filename] = sha256(path)
+    manifest_text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    _atomic_write(directory / MANIFEST, lambda p: p.write_text(manifest_text))
+    return path
+
+
+def read_table(name: str, filename: str) -> dict:
+    """A table `write_table` stored beside NAME, refused if its sha256 differs from the manifest."""
+    directory = checkpoint_dir()
+    expected = read_manifest(directory, strict=True).get(name, {}).get("tables", {}).get(filename)
+    path = directory / filename
+    if expected is None or not path.exists():
+        raise ValueError(
+            f"no table {filename} recorded for {name}; regenerate it with "
+            f"`python -m course_lib.bench {name}`"
+        )
+    if sha256(path) != expected:
+        raise ValueError(f"{path} differs from the sha256 in the manifest; restore it from git")
+    return json.loads(path.read_text())

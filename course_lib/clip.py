@@ -181,8 +181,12 @@ class TextEncoder(nn.Module):
     def forward(self, token_ids: Tensor) -> Tensor:
         """Token ids (B, L) -> the hidden state at each caption's <end> token (B, D_text)."""
         h, _ = self.hidden_states(token_ids)
+        return self.pool(h, token_ids)
+
+    def pool(self, states: Tensor, token_ids: Tensor) -> Tensor:
+        """Hidden states (B, L, D_text) -> the state at each caption's first <end> (B, D_text)."""
         end = (token_ids == self.tokenizer.end_id).int().argmax(dim=1)  # (B,) first <end>
-        return h[torch.arange(len(h), device=h.device), end]  # (B, D_text)
+        return states[torch.arange(len(states), device=states.device), end]  # (B, D_text)
 
 
 def pretrained_text_encoder(

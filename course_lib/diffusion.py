@@ -349,6 +349,13 @@ def predict_noise(
     pass and scale 0 only the unconditional one, so those run a single batch.
     """
     t_batch = torch.full((len(x),), t, device=x.device, dtype=torch.long)  # (B,)
+    return guided(model, x, t_batch, cond, guidance_scale, null_cond)
+
+
+def guided(model, x: Tensor, t_batch: Tensor, cond=None, guidance_scale=None, null_cond=None):
+    """model(x, t_batch, cond), combined with the `null_cond` output by `cfg` when
+    guidance_scale is set: the body of `predict_noise`, for any per-image time t_batch (B,)
+    (integer diffusion timesteps, or flow times in [0, 1]) and any output (noise, velocity)."""
     if guidance_scale is None or cond is None:
         return model(x, t_batch, cond)
     if null_cond is None:

@@ -51,23 +51,34 @@ def prompt_token_ids(text_encoder: TextEncoder, prompts, unknown: str = "warn") 
     return ids
 
 
+def frozen_reader(text_encoder: TextEncoder, width: int, model: str, argument: str):
+    """The text encoder, frozen and in eval mode, once its width matches the `width` of
+    tokens the denoiser's cross-attention reads (else a ValueError naming `argument`)."""
+    if width != text_encoder.config.dim:
+        raise ValueError(
+            f"the {model} attends to tokens of width {width}, but the text encoder makes "
+            f"{text_encoder.config.dim}; build the {model} with "
+            f"{argument}={text_encoder.config.dim}"
+        )
+    return text_encoder.eval().requires_grad_(False)
+
+
 class TextConditioned(nn.Module):
     """eps_theta(z_t, t, token ids): a U-Net with cross-attention, fed by a frozen text encoder."""
 
     def __init__(self, unet: nn.Module, text_encoder: TextEncoder):
         super().__init__()
-        if unet.config.cond_dim != text_encoder.config.dim:
-            raise ValueError(
-                f"the U-Net attends to tokens of width {unet.config.cond_dim}, but the text "
-                f"encoder makes {text_encoder.config.dim}; build the U-Net with "
-                f"cond_dim={text_encoder.config.dim}"
-            )
         self.unet = unet
-        self.text_encoder = text_encoder.eval().requires_grad_(False)
+        self.text_encoder = frozen_reader(text_encoder, unet.config.cond_dim, "U-Net", "cond_dim")
 
     @property
     def config(self):
         return self.unet.config
+
+    @property
+    def backbone(self) -> nn.Module:
+        """The part that trains (the text encoder stays frozen)."""
+        return self.unet
 
     def forward(self, z: Tensor, t: Tensor, token_ids: Tensor) -> Tensor:
         """z (B, Z, h, w), t (B,), token ids (B, L) -> predicted noise (B, Z, h, w)."""

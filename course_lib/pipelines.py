@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from course_lib import checkpoints, diffusion, vlm
+from course_lib import checkpoints, checks, diffusion, vlm
 
 SAMPLERS = ("ddim", "ddpm")
 
@@ -110,6 +110,10 @@ class DiffusionPipeline:
         """What the sampler made -> images in [0, 1]; a latent pipeline decodes here."""
         return to_unit(x)
 
+    def check_steps(self, num_inference_steps, sampler: str) -> int:
+        """How many steps to run with `sampler` (see `check_steps`)."""
+        return check_steps(num_inference_steps, sampler, self.schedule.T)
+
     def check_guidance(self, guidance_scale) -> float | None:
         """The guidance scale to use; unconditional pipelines take none."""
         if guidance_scale is not None:
@@ -143,7 +147,7 @@ class DiffusionPipeline:
         of n; progress=False hides the progress bar.
         """
         check_generator(generator)
-        steps = check_steps(num_inference_steps, sampler, self.schedule.T)
+        steps = self.check_steps(num_inference_steps, sampler)
         if not isinstance(eta, int | float) or isinstance(eta, bool) or not 0 <= eta < math.inf:
             raise ValueError(
                 f"eta must be a finite number >= 0 (0 = deterministic DDIM), got {eta}"
@@ -181,6 +185,11 @@ class DiffusionPipeline:
             return_trajectory=return_trajectory,
             **sample_options,
         )
+        return self.pictures(out, return_trajectory)
+
+    def pictures(self, out, return_trajectory: bool):
+        """A sampler's output (samples, or a `Trajectory`) -> images in [0, 1] on the CPU
+        (and the trajectory with every x_t and predicted x_0 mapped the same way)."""
         if not return_trajectory:
             return self.to_pixels(out).clamp(0, 1).cpu()
         trajectory = diffusion.Trajectory(
@@ -293,6 +302,63 @@ class TextToImagePipeline(GuidedPipeline):
     def generate(self, count: int, **options):
         # Predicted latents are kept where training latents lie (|z| < latent_range).
         return super().generate(count, x0_range=self.latent_range, **options)
+
+
+class FlowTextToImagePipeline(TextToImagePipeline):
+    """The same prompt -> image call as `TextToImagePipeline`, with the two changes of SD3 and
+    FLUX: a transformer (a `dit.TextDiT`) in place of the U-Net, and rectified flow sampled
+    with Euler steps from t = 1 (noise) to t = 0 in place of DDIM (see `course_lib.flow`).
+
+    pipe(prompts, num_inference_steps=50, guidance_scale=3.0, generator=None) -> (B, 3, 32, 32)
+    in [0, 1]; classifier-free guidance combines the two velocities. sampler="euler" only.
+    """
+
+    def __init__(self, model, vae, name: str = "custom", latent_range: float = 4.0):
+        super().__init__(model, vae, schedule=None, name=name, latent_range=latent_range)
+
+    @classmethod
+    def from_checkpoint(cls, name: str, device="cpu") -> FlowTextToImagePipeline:
+        """The DiT of NAME, with the text encoder and VAE its metadata names."""
+        from course_lib import clip
+        from course_lib.dit import TextDiT
+
+        meta = checkpoints.metadata(name)
+        dit = checkpoints.load_pretrained(name, device=device)
+        text_encoder = clip.pretrained_text_encoder(meta["text_encoder"], device=device)
+        vae = checkpoints.load_pretrained(meta["vae"], device=device)
+        return cls(TextDiT(dit, text_encoder), vae, name=name, latent_range=meta["latent_range"])
+
+    def __repr__(self) -> str:
+        c = self.model.config
+        latent = f"{c.channels}x{c.image_size}x{c.image_size}"
+        return f"FlowTextToImagePipeline({self.name!r}, latent {latent}, rectified flow, Euler)"
+
+    def check_steps(self, num_inference_steps, sampler: str) -> int:
+        """Euler steps, default 50, any count >= 1 (the "ddim" default is read as Euler)."""
+        if sampler not in ("euler", "ddim"):
+            raise ValueError("a flow pipeline samples with Euler steps: pass sampler='euler'")
+        if num_inference_steps is None:
+            return 50
+        return checks.positive_int(num_inference_steps, "num_inference_steps")
+
+    def generate(self, count: int, *, return_trajectory: bool, sampler, eta, **options):
+        """Sample `count` latents with `flow.sample`, then decode them (and every step)."""
+        from course_lib import flow
+
+        if eta:
+            raise ValueError("eta is DDIM's noise; Euler steps on a flow are deterministic")
+        for key in ("cond", "null_cond"):
+            options[key] = options[key].to(self.device)
+        c = self.model.config
+        out = flow.sample(
+            self.model,
+            (count, c.channels, c.image_size, c.image_size),
+            device=self.device,
+            x0_range=self.latent_range,
+            return_trajectory=return_trajectory,
+            **options,
+        )
+        return self.pictures(out, return_trajectory)
 
 
 def pipeline_class(name: str) -> type:

@@ -97,4 +97,21 @@ def explorer(name: str):
     if name == "VLMExplorer":
         images = torch.rand(3, 3, 32, 32, generator=g) * 2 - 1
         return widgets.VLMExplorer(vlm(), images, text_to_image(), steps=2)
+    if name == "StepsExplorer":
+        return widgets.StepsExplorer(
+            text_to_image(), flow_text_to_image(), ["a large red seven"], steps=2
+        )
     raise ValueError(f"no tiny {name}; add one here")
+
+
+def flow_text_to_image() -> pipelines.FlowTextToImagePipeline:
+    """A rectified-flow text-to-image pipeline: a tiny DiT on 4x8x8 latents, seeded, untrained
+    (its weights scrambled, so it says something)."""
+    from course_lib.dit import DiT, DiTConfig, TextDiT
+
+    torch.manual_seed(0)
+    text = TextEncoder(TextEncoderConfig(dim=32, depth=1, heads=4, mlp_dim=64))
+    dit = DiT(DiTConfig(dim=32, depth=2, heads=4, mlp_dim=64, context_dim=32))
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    return pipelines.FlowTextToImagePipeline(TextDiT(dit, text), VAE(VAEConfig(width=16)))

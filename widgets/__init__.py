@@ -14,6 +14,7 @@ from widgets.latent_explorer import LatentExplorer
 from widgets.noising_scrubber import NoisingScrubber
 from widgets.patch_explorer import PatchExplorer
 from widgets.similarity_explorer import SimilarityExplorer
+from widgets.steps_explorer import StepsExplorer
 from widgets.vlm_explorer import VLMExplorer
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "NoisingScrubber",
     "PatchExplorer",
     "SimilarityExplorer",
+    "StepsExplorer",
     "VLMExplorer",
 ]
