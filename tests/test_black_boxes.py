@@ -151,3 +151,22 @@ def test_cross_attention_maps_sum_to_one_over_the_tokens():
     assert all(not m.keep_cross_attention for m in pipe.cross_attention_layers())
     with pytest.raises(ValueError, match="never reads the prompt"):
         pipe.cross_attention("a red seven", 3, 0.0)
+
+
+def test_stored_ablation_results_load_and_show_the_cut_skips_hurt():
+    from course_lib import ablation
+
+    results = ablation.load_results()
+    assert list(results["x0_error"]) == ["with skips", "skips cut"]
+    assert results["samples"]["skips cut"].dtype == torch.uint8
+    cut, full = results["x0_error"]["skips cut"], results["x0_error"]["with skips"]
+    assert all(c > f for c, f in zip(cut[1:], full[1:], strict=True))
+
+
+def test_ablation_results_are_not_replaced_without_force(tmp_path):
+    from course_lib import ablation
+
+    ablation.save_results({"x0_error": {}, "samples": {}}, tmp_path)
+    with pytest.raises(FileExistsError, match="--force"):
+        ablation.save_results({}, tmp_path)
+    ablation.save_results({"x0_error": {}, "samples": {}}, tmp_path, force=True)

@@ -110,7 +110,7 @@ def benchmark() -> list[Row]:
     return rows + black_box_rows(pipe)
 
 
-STRENGTHS = (0.2, 0.4, 0.6, 0.8, 1.0)  # image to image: how far back towards noise
+STRENGTHS = (0.05, 0.1, 0.2, 0.4, 0.6, 1.0)  # image to image: how far back towards noise
 
 
 def red_sevens(pipe, count: int = 40, seed: int = 0):
