@@ -188,7 +188,9 @@ def attention_quadrant_rate(pipe, count: int = 100, seed: int = 0, batch_size: i
     }
 
 
-def recolour_table(pipe, images: Tensor, digit: int, old: str, new: str, strengths, seed=0):
+def recolour_table(
+    pipe, images: Tensor, digit: int, old: str, new: str, strengths, seed=0, num_inference_steps=50
+):
     """Image to image: `images` (N, 3, 32, 32) in [0, 1] of an `old`-coloured large `digit`,
     redrawn with the prompt "a large <new> <digit>" at each strength; per strength the
     fraction read in the new colour, in the old colour, and as the same digit."""
@@ -199,6 +201,7 @@ def recolour_table(pipe, images: Tensor, digit: int, old: str, new: str, strengt
             [prompt] * len(images),
             image=images,
             strength=strength,
+            num_inference_steps=num_inference_steps,
             generator=torch.Generator().manual_seed(seed),
             progress=False,
         )
