@@ -170,3 +170,12 @@ def test_ablation_results_are_not_replaced_without_force(tmp_path):
     with pytest.raises(FileExistsError, match="--force"):
         ablation.save_results({}, tmp_path)
     ablation.save_results({"x0_error": {}, "samples": {}}, tmp_path, force=True)
+
+
+def test_attention_quadrant_is_the_quadrant_with_the_most_mass():
+    from course_lib import caption_judge, data
+
+    word_map = torch.zeros(32, 32)
+    word_map[20:30, 18:28] = 1.0  # bottom right
+    word_map[0, 0] = 5.0  # a single bright pixel does not outweigh the mass
+    assert data.LAYOUTS[caption_judge.attention_quadrant(word_map)] == "bottom right"
