@@ -160,3 +160,64 @@ def prompt_following(
         ]
     )
     return read(images).agreement(attributes)
+
+
+def attention_quadrant(word_map: Tensor) -> int:
+    """The quadrant (an index into data.LAYOUTS, 1..4) holding most of a (H, W) map's mass."""
+    h, w = word_map.shape
+    quadrants = word_map.reshape(2, h // 2, 2, w // 2).sum(dim=(1, 3))  # (2, 2): rows, cols
+    return 1 + int(quadrants.flatten().argmax())  # 1 top left, 2 top right, 3 bl, 4 br
+
+
+def attention_quadrant_rate(pipe, count: int = 100, seed: int = 0, batch_size: int = 50):
+    """Over `count` prompts of small digits (a quadrant each), how often the digit word's
+    cross-attention map puts most of its mass in the quadrant where the digit was drawn (as
+    `read_layout` reads it; only images read as small count) and in the prompt's quadrant."""
+    prompts, attributes = evaluation_prompts(held_out=False, count=4 * count, seed=seed)
+    small = [i for i in range(len(prompts)) if attributes["layout"][i] > 0][:count]
+    drawn_hits = drawn_total = prompted_hits = 0
+    for start in range(0, len(small), batch_size):
+        chunk = small[start : start + batch_size]
+        generator = torch.Generator().manual_seed(seed + start)
+        results = pipe.cross_attention([prompts[i] for i in chunk], generator=generator)
+        drawn = read_layout(torch.stack([r.image for r in results]))
+        for i, result, where in zip(chunk, results, drawn.tolist(), strict=True):
+            peak = attention_quadrant(result.word(data.DIGIT_WORDS[attributes["digit"][i]]))
+            prompted_hits += peak == attributes["layout"][i]
+            if where > 0:
+                drawn_total += 1
+                drawn_hits += peak == where
+    return {
+        "in the drawn quadrant": drawn_hits / max(drawn_total, 1),
+        "in the prompted quadrant": prompted_hits / len(small),
+        "images read as small": drawn_total,
+    }
+
+
+def recolour_table(
+    pipe, images: Tensor, digit: int, old: str, new: str, strengths, seed=0, num_inference_steps=50
+):
+    """Image to image: `images` (N, 3, 32, 32) in [0, 1] of an `old`-coloured large `digit`,
+    redrawn with the prompt "a large <new> <digit>" at each strength; per strength the
+    fraction read in the new colour, in the old colour, and as the same digit."""
+    prompt = data.caption(digit, data.COLOR_NAMES.index(new), 0)
+    rows = []
+    for strength in strengths:
+        out = pipe(
+            [prompt] * len(images),
+            image=images,
+            strength=strength,
+            num_inference_steps=num_inference_steps,
+            generator=torch.Generator().manual_seed(seed),
+            progress=False,
+        )
+        reading = read(out)
+        rows.append(
+            {
+                "strength": strength,
+                "new colour": float((reading.color == data.COLOR_NAMES.index(new)).float().mean()),
+                "old colour": float((reading.color == data.COLOR_NAMES.index(old)).float().mean()),
+                "digit kept": float((reading.digit == digit).float().mean()),
+            }
+        )
+    return rows

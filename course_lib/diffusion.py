@@ -263,15 +263,18 @@ def ddim_step(
     return x_prev + sigma * noise
 
 
-def ddim_timesteps(T: int, steps: int) -> list[int]:
-    """`steps` timesteps spread evenly over T-1 .. 0, descending, e.g. T=1000, steps=4:
-    [999, 666, 333, 0]."""
+def ddim_timesteps(T: int, steps: int, start: int | None = None) -> list[int]:
+    """`steps` timesteps spread evenly over start .. 0 (default start = T-1), descending,
+    e.g. T=1000, steps=4: [999, 666, 333, 0]. A later start is SDEdit's partial denoising."""
     _check_T(T)
-    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= T:
-        raise ValueError(f"steps must be an int between 1 and T={T}, got {steps!r}")
+    start = T - 1 if start is None else start
+    if not isinstance(start, int) or isinstance(start, bool) or not 0 <= start < T:
+        raise ValueError(f"start must be a timestep in 0..{T - 1}, got {start!r}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= start + 1:
+        raise ValueError(f"steps must be an int between 1 and {start + 1}, got {steps!r}")
     if steps == 1:
-        return [T - 1]
-    return [round((T - 1) * (1 - i / (steps - 1))) for i in range(steps)]
+        return [start]
+    return [round(start * (1 - i / (steps - 1))) for i in range(steps)]
 
 
 @dataclass
@@ -374,18 +377,22 @@ def guided(model, x: Tensor, t_batch: Tensor, cond=None, guidance_scale=None, nu
     return cfg(eps_uncond, eps_cond, guidance_scale)
 
 
-def sampling_timesteps(schedule: NoiseSchedule, sampler: str, steps: int | None) -> list[int]:
-    """The timesteps a sampler visits, descending: DDPM every one of the T, DDIM `steps`."""
+def sampling_timesteps(
+    schedule: NoiseSchedule, sampler: str, steps: int | None, t_start: int | None = None
+) -> list[int]:
+    """The timesteps a sampler visits, descending from t_start (default T-1): DDPM every
+    one of them, DDIM `steps` of them."""
     if sampler not in ("ddpm", "ddim"):
         raise ValueError(f"unknown sampler {sampler!r}; pass 'ddpm' or 'ddim'")
+    start = schedule.T - 1 if t_start is None else t_start
     if sampler == "ddim":
-        return ddim_timesteps(schedule.T, schedule.T if steps is None else steps)
-    if steps not in (None, schedule.T):
+        return ddim_timesteps(schedule.T, start + 1 if steps is None else steps, start)
+    if steps not in (None, schedule.T, start + 1):
         raise ValueError(
             f"DDPM takes every one of the T={schedule.T} steps; for {steps} steps use "
             "sampler='ddim' (eta=1 gives DDPM's noise)"
         )
-    return list(range(schedule.T - 1, -1, -1))
+    return list(range(start, -1, -1))
 
 
 def _check_sampling(shape: tuple[int, ...], eta, cond, guidance_scale, null_cond) -> None:
@@ -430,28 +437,27 @@ def sample(
     return_trajectory: bool = False,
     progress: bool = True,
     callback: Callable[[int, int], None] | None = None,
+    init: Tensor | None = None,
+    t_start: int | None = None,
 ) -> Tensor | Trajectory:
-    """Run the reverse process from pure noise x_T ~ N(0, I) of `shape` (B, C, H, W).
-
-    sampler="ddpm": every one of the T steps, `ddpm_step` (steps must be None or T).
-    sampler="ddim": `steps` timesteps from `ddim_timesteps`, `ddim_step` with `eta`.
+    """Run the reverse process from pure noise x_T ~ N(0, I) of `shape` (B, C, H, W), or
+    (SDEdit, Meng et al. 2022) from a clean `init` (B, C, H, W) noised to t_start by q_sample.
+    sampler="ddpm": every step, `ddpm_step`; "ddim": `steps` of them, `ddim_step` with `eta`.
     clip_x0 keeps each predicted clean image, and the final sample, in [-x0_range, x0_range]
-    (the noise guess is recomputed from it), which cleans up backgrounds and stops the first
-    steps (alpha_bar near 0) from blowing up; pixels use 1, latents the range of the
-    training latents. Noise comes from `generator` (on the CPU, then moved to
-    `device`), so the same generator seed gives the same samples.
-    callback(i, n) is called after step i of n (e.g. to move a widget's progress bar).
-    cond: what the model is conditioned on (e.g. (B,) labels); with guidance_scale (>= 0) each
-    step uses classifier-free guidance against `null_cond` (see `predict_noise`).
-    Returns the samples (B, C, H, W), or a `Trajectory` with every x_t and predicted x_0.
-    """
-    timesteps = sampling_timesteps(schedule, sampler, steps)
+    (the noise guess is recomputed from it): cleaner backgrounds, no blow-up when alpha_bar
+    is near 0; pixels use 1, latents the training latents' range. Noise: from `generator`.
+    callback(i, n) is called after step i of n. cond: the condition (e.g. (B,) labels); with
+    guidance_scale (>= 0) each step is guided against `null_cond` (see `predict_noise`).
+    Returns the samples (B, C, H, W), or a `Trajectory` with every x_t and predicted x_0."""
+    timesteps = sampling_timesteps(schedule, sampler, steps, t_start)
     _check_sampling(shape, eta, cond, guidance_scale, null_cond)
 
     def randn() -> Tensor:
         return torch.randn(shape, generator=generator).to(device)
 
     x = randn()  # x_T, (B, C, H, W)
+    if init is not None:  # SDEdit: x_{t_start} = sqrt(alpha_bar) init + sqrt(1 - alpha_bar) eps
+        x = schedule.q_sample(init.to(device, x.dtype), timesteps[0], x)
     xs, x0s = [x.cpu()], []
     for i, t in enumerate(tqdm(timesteps, desc=sampler, disable=not progress, leave=False)):
         eps = predict_noise(model, x, t, cond, guidance_scale, null_cond)
@@ -470,8 +476,9 @@ def sample(
     x = x.clamp(-x0_range, x0_range) if clip_x0 else x
     if not return_trajectory:
         return x
-    xs[-1] = x.cpu()
-    return Trajectory(xs=torch.stack(xs), x0s=torch.stack(x0s), timesteps=timesteps)
+    return Trajectory(
+        xs=torch.stack([*xs[:-1], x.cpu()]), x0s=torch.stack(x0s), timesteps=timesteps
+    )
 
 
 def diffusion_loss(
@@ -496,3 +503,30 @@ def diffusion_loss(
     snr = schedule.snr[t.cpu()].to(x0.device, x0.dtype)  # (B,)
     weight = snr.clamp(max=min_snr_gamma) / snr  # (B,), 1 for noisy images, < 1 for clean ones
     return (weight * error.flatten(1).mean(1)).mean()
+
+
+@torch.no_grad()
+def x0_errors(
+    model: NoisePredictor,
+    schedule: NoiseSchedule,
+    x0: Tensor,
+    timesteps: list[int] | tuple[int, ...],
+    cond=None,
+    generator: torch.Generator | None = None,
+    x0_range: float | None = 1.0,
+) -> list[float]:
+    """How far the model's clean-image guess is from the truth at each t: the mean squared
+    error of predict_x0(q_sample(x0, t, eps), eps_theta), clamped to [-x0_range, x0_range]
+    as `sample` clamps it (None: unclamped), against x0; one number per t.
+
+    x0 (B, C, H, W) in model space; one noise draw per t from `generator`, on the CPU."""
+    errors = []
+    for t in timesteps:
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        x_t = schedule.q_sample(x0, t, noise)
+        t_batch = torch.full((len(x0),), t, device=x0.device, dtype=torch.long)  # (B,)
+        x0_hat = predict_x0(x_t, model(x_t, t_batch, cond), schedule.alpha_bar[t].item())
+        if x0_range is not None:
+            x0_hat = x0_hat.clamp(-x0_range, x0_range)
+        errors.append(((x0_hat - x0) ** 2).mean().item())
+    return errors

@@ -22,8 +22,11 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor
 
 from course_lib import checkpoints, checks, diffusion, vlm
@@ -135,6 +138,9 @@ class DiffusionPipeline:
         sampler: str = "ddim",
         eta: float = 0.0,
         progress: bool = True,
+        negative_prompt: str | None = None,
+        image: Tensor | None = None,
+        strength: float | None = None,
     ) -> Tensor | tuple[Tensor, diffusion.Trajectory]:
         """New images (B, C, H, W) in [0, 1] on the CPU, one per item of `what`; with
         return_trajectory also the `Trajectory` (every x_t and predicted x_0, mapped to
@@ -144,7 +150,8 @@ class DiffusionPipeline:
         refuses any other count. guidance_scale: None for an unconditional model; for a
         guided one 0 = ignore the condition, 1 = plain conditional, > 1 = guided (default
         3.0). eta: DDIM's noise (0 deterministic, 1 DDPM-like). callback(i, n) after step i
-        of n; progress=False hides the progress bar.
+        of n; progress=False hides the progress bar. negative_prompt, image and strength:
+        text-to-image only (see `TextToImagePipeline.edit_options`).
         """
         check_generator(generator)
         steps = self.check_steps(num_inference_steps, sampler)
@@ -154,19 +161,28 @@ class DiffusionPipeline:
             )
         scale = self.check_guidance(guidance_scale)
         count, cond, null_cond = self.conditions(what)
+        options = dict(steps=steps, sampler=sampler, eta=float(eta), null_cond=null_cond)
+        options.update(self.edit_options(count, steps, negative_prompt, image, strength))
         return self.generate(
             count,
-            steps=steps,
-            sampler=sampler,
-            eta=float(eta),
             cond=cond,
-            null_cond=null_cond,
             guidance_scale=scale,
             generator=generator,
             return_trajectory=return_trajectory,
             callback=callback,
             progress=progress,
+            **options,
         )
+
+    def edit_options(self, count, steps, negative_prompt, image, strength) -> dict:
+        """Sampler options for a negative prompt or an input image; only text-to-image
+        pipelines take them."""
+        if negative_prompt is not None or image is not None or strength is not None:
+            raise ValueError(
+                f"{self.name} takes no negative_prompt, image or strength; they belong to "
+                "text-to-image pipelines such as 'ldm-digits'"
+            )
+        return {}
 
     def generate(
         self, count: int, *, return_trajectory: bool, **sample_options
@@ -174,7 +190,7 @@ class DiffusionPipeline:
         """Sample `count` items of the model's shape with `diffusion.sample`, then map them
         (and, with return_trajectory, every step) to pictures with `to_pixels`."""
         c = self.model.config
-        for key in ("cond", "null_cond"):
+        for key in ("cond", "null_cond", "init"):
             if sample_options.get(key) is not None:
                 sample_options[key] = sample_options[key].to(self.device)
         out = diffusion.sample(
@@ -302,6 +318,144 @@ class TextToImagePipeline(GuidedPipeline):
     def generate(self, count: int, **options):
         # Predicted latents are kept where training latents lie (|z| < latent_range).
         return super().generate(count, x0_range=self.latent_range, **options)
+
+    def edit_options(self, count, steps, negative_prompt, image, strength) -> dict:
+        """negative_prompt: its token ids replace the empty prompt's in the unconditional pass
+        ("" is exactly the default). image (B, 3, 32, 32) in [0, 1] with strength s in (0, 1]:
+        SDEdit (Meng et al. 2022): its VAE latent, noised by q_sample to t = round(s T) - 1,
+        is denoised from there in about s * steps steps."""
+        options = {}
+        if negative_prompt is not None:
+            if not isinstance(negative_prompt, str):
+                raise TypeError(f"negative_prompt must be a string, got {negative_prompt!r}")
+            from course_lib.latent_diffusion import prompt_token_ids
+
+            text_encoder = self.model.text_encoder
+            options["null_cond"] = prompt_token_ids(text_encoder, [negative_prompt] * count)
+        if image is None and strength is None:
+            return options
+        init, t_start = self.check_image(image, strength, count)
+        run = min(max(1, round(steps * strength)), t_start + 1)
+        return {**options, "init": init, "t_start": t_start, "steps": run}
+
+    @torch.no_grad()
+    def check_image(self, image, strength, count: int) -> tuple[Tensor, int]:
+        """Checked (image, strength) -> (its VAE latent mean (B, Z, h, w), t_start)."""
+        if image is None or strength is None:
+            raise ValueError("image-to-image needs both image= and strength=, e.g. 0.6")
+        if isinstance(strength, bool) or not isinstance(strength, int | float):
+            raise TypeError(f"strength must be a number in (0, 1], got {strength!r}")
+        if not 0 < strength <= 1:
+            raise ValueError(
+                f"strength must be in (0, 1]: near 0 keeps the image, 1 starts from noise; "
+                f"got {strength}"
+            )
+        size = self.vae.config.image_size if hasattr(self.vae.config, "image_size") else 32
+        expected = (count, 3, size, size)
+        if not isinstance(image, Tensor) or tuple(image.shape) != expected:
+            got = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
+            raise ValueError(f"image must be {expected} (one per prompt) in [0, 1], got {got}")
+        if not image.dtype.is_floating_point or image.min() < 0 or image.max() > 1:
+            raise ValueError("image must be float in [0, 1], like the pipeline's own output")
+        device = next(self.vae.parameters()).device
+        mean, _ = self.vae.encode(image.to(device) * 2 - 1)  # [0, 1] -> model space [-1, 1]
+        return mean, round(strength * self.schedule.T) - 1
+
+    def cross_attention_layers(self) -> list:
+        """The U-Net's attention modules that read the prompt (cross-attention)."""
+        from course_lib.unet import Attention
+
+        return [m for m in self.model.unet.modules() if isinstance(m, Attention) and m.cross]
+
+    def cross_attention(
+        self,
+        prompts: str | list[str],
+        num_inference_steps: int = 50,
+        guidance_scale: float | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> CrossAttentionMaps | list[CrossAttentionMaps]:
+        """Generate and record where each word is looked at (Hertz et al. 2022, "Prompt-to-
+        Prompt"): one `CrossAttentionMaps` per prompt (a list for a list of prompts).
+
+        Each step, every cross-attention layer's weights (heads averaged) are upsampled to
+        the image; maps average them over layers and steps. guidance_scale 0 never runs the
+        conditional pass, so it is refused."""
+        if guidance_scale == 0:
+            raise ValueError("guidance_scale=0 never reads the prompt; pass 1 or more")
+        batch = [prompts] if isinstance(prompts, str) else prompts
+        layers, steps = self.cross_attention_layers(), []
+        size = self.model.config.image_size * 4  # the VAE's 8x8 -> 32x32
+
+        def record(_i: int, _n: int) -> None:
+            steps.append(step_attention_maps(layers, len(batch), size))
+
+        for layer in layers:
+            layer.keep_cross_attention = True
+        try:
+            images = self(
+                batch,
+                num_inference_steps,
+                guidance_scale,
+                generator=generator,
+                callback=record,
+                progress=False,
+            )
+        finally:
+            for layer in layers:
+                layer.keep_cross_attention, layer.cross_attention = False, None
+        per_step = torch.stack(steps, dim=1)  # (B, S, L, H, W)
+        timesteps = diffusion.sampling_timesteps(self.schedule, "ddim", num_inference_steps)
+        out = [
+            self._maps_of(batch[i], images[i], per_step[i], timesteps) for i in range(len(batch))
+        ]
+        return out[0] if isinstance(prompts, str) else out
+
+    def _maps_of(
+        self, prompt: str, image: Tensor, per_step: Tensor, timesteps
+    ) -> CrossAttentionMaps:
+        """One prompt's maps, cut to its words and <end> (the padding gets no attention)."""
+        from course_lib.latent_diffusion import prompt_token_ids
+
+        tok = self.model.text_encoder.tokenizer
+        ids = prompt_token_ids(self.model.text_encoder, [prompt], unknown="ignore")[0].tolist()
+        length = ids.index(tok.end_id) + 1
+        words = [tok.vocab[i] for i in ids[:length]]
+        per_step = per_step[:, :length]  # (S, L, H, W)
+        return CrossAttentionMaps(image, words, per_step.mean(0), per_step, list(timesteps))
+
+
+@dataclass
+class CrossAttentionMaps:
+    """Where each word of a prompt is read, from `TextToImagePipeline.cross_attention`."""
+
+    image: Tensor  # (3, H, W) in [0, 1]: the generated image
+    words: list[str]  # the prompt's L tokens, "<end>" last
+    maps: Tensor  # (L, H, W) in [0, 1]: each pixel's attention to each token, averaged over
+    # heads, layers and steps; at every pixel the L maps sum to 1 (a softmax over tokens)
+    per_step: Tensor  # (S, L, H, W): the same before the average over the S steps
+    timesteps: list[int]  # the S timesteps, descending
+
+    def word(self, word: str, per_step: bool = False) -> Tensor:
+        """The map of `word` (H, W), or (S, H, W) with per_step; the first one if repeated."""
+        if word not in self.words:
+            raise ValueError(f"{word!r} is not in the prompt; its tokens are {self.words}")
+        i = self.words.index(word)
+        return self.per_step[:, i] if per_step else self.maps[i]
+
+
+def step_attention_maps(layers: list, count: int, size: int) -> Tensor:
+    """The last forward's cross-attention of each layer, for the last `count` images (the
+    conditional half of a guided batch), heads averaged, upsampled to size x size and
+    averaged over layers: (B, L, size, size). Bilinear upsampling mixes neighbours with
+    weights summing to 1, so the maps still sum to 1 over the L tokens at every pixel."""
+    maps = []
+    for layer in layers:
+        weights = layer.cross_attention[-count:].mean(dim=1)  # (B, h*w, L), heads averaged
+        side = int(weights.shape[1] ** 0.5)
+        grid = rearrange(weights, "b (y x) l -> b l y x", y=side)  # (B, L, h, w)
+        maps.append(F.interpolate(grid, size=(size, size), mode="bilinear", align_corners=False))
+    return torch.stack(maps).mean(dim=0).cpu()
 
 
 class FlowTextToImagePipeline(TextToImagePipeline):

@@ -45,6 +45,7 @@ class UNetConfig:
     num_classes: int | None = None  # class-conditional when set (label embedding)
     cond_dim: int | None = None  # token-conditional when set (cross-attention to (B, L, cond_dim))
     dropout: float = 0.0
+    skips: bool = True  # False: every skip connection carries zeros (the ablation in notebook 05)
 
     def __post_init__(self):
         levels = len(self.widths)
@@ -94,11 +95,18 @@ class ResBlock(nn.Module):
 
 
 class Attention(nn.Module):
-    """Self-attention over the H*W positions, plus cross-attention to condition tokens if given."""
+    """Self-attention over the H*W positions, plus cross-attention to condition tokens if given.
+
+    Set `keep_cross_attention = True` and each forward stores its cross-attention weights
+    in `cross_attention` (B, heads, H*W, L), each row summing to 1 over the tokens: where
+    every image position looks (notebook 07's word maps; no patching of the model needed).
+    """
 
     def __init__(self, *, dim: int, heads: int, groups: int, cond_dim: int | None = None):
         super().__init__()
         self.heads = heads
+        self.keep_cross_attention = False
+        self.cross_attention: Tensor | None = None  # (B, heads, H*W, L), when kept
         self.norm = nn.GroupNorm(groups, dim)
         self.to_qkv = nn.Conv2d(dim, 3 * dim, 1)
         self.to_out = nn.Conv2d(dim, dim, 1)
@@ -121,6 +129,15 @@ class Attention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # softmax(QK^T/sqrt(d)) V
         return rearrange(out, "b h n d -> b n (h d)")
 
+    def _attend_and_keep(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+        """`_attend` with the softmax written out, its weights kept in self.cross_attention."""
+        q, k, v = (rearrange(a, "b n (h d) -> b h n d", h=self.heads) for a in (q, k, v))
+        scores = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5  # (B, heads, H*W, L)
+        if mask is not None:
+            scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))  # pads: 0
+        self.cross_attention = weights = scores.softmax(dim=-1)  # rows sum to 1
+        return rearrange(weights @ v, "b h n d -> b n (h d)")
+
     def forward(self, x: Tensor, tokens: Tensor | None = None, mask: Tensor | None = None):
         _, _, height, width = x.shape
         qkv = rearrange(self.to_qkv(self.norm(x)), "b c h w -> b (h w) c")  # (B, H*W, 3C)
@@ -129,7 +146,8 @@ class Attention(nn.Module):
         if self.cross is not None and tokens is not None:
             q = rearrange(self.to_q(self.cross_norm(x)), "b c h w -> b (h w) c")  # (B, H*W, C)
             k, v = self.to_kv(tokens).chunk(2, dim=-1)  # each (B, L, C)
-            out = self._attend(q, k, v, mask)
+            attend = self._attend_and_keep if self.keep_cross_attention else self._attend
+            out = attend(q, k, v, mask)
             x = x + self.cross(rearrange(out, "b (h w) c -> b c h w", h=height, w=width))
         return x
 
@@ -256,7 +274,8 @@ class UNet(nn.Module):
             if "upsample" in block:
                 h = block["upsample"](F.interpolate(h, scale_factor=2.0, mode="nearest"))
             else:
-                h = block["res"](torch.cat([h, skips.pop()], dim=1), emb)  # skip joins here
+                skip = skips.pop() if c.skips else torch.zeros_like(skips.pop())  # cut: zeros
+                h = block["res"](torch.cat([h, skip], dim=1), emb)  # the skip joins here
                 if "attn" in block:
                     h = block["attn"](h, tokens, mask)
         return self.conv_out(F.silu(self.norm_out(h)))  # (B, C, H, W)

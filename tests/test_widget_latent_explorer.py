@@ -166,3 +166,20 @@ def test_bad_input_is_shown_not_raised(pipe, test_images):
 def test_static_shows_the_three_views(pipe, test_images):
     fig = build(pipe, test_images).static()
     assert len(fig.axes) == 1 + 6 + 6
+
+
+def test_words_view_draws_the_chosen_words_map_per_step():
+    from tests import tiny
+
+    explorer = tiny.explorer("LatentExplorer")
+    c = explorer.controls
+    c["prompt"].value = "a red seven"
+    c["view"].value = "words"
+    c["word"].value = "seven"
+    c["step"].value = 1
+    first = explorer.frame.value
+    c["step"].value = 2
+    assert explorer.frame.value != first
+    assert "seven" in explorer.status.value
+    c["word"].value = "purple"
+    assert "pick a word of the prompt" in explorer.status.value

@@ -6,7 +6,9 @@
   every slider position is decoded live (one decode of a 4x8x8 latent takes milliseconds);
 - "generate": the reverse process for a prompt at a guidance scale, every step's latent
   decoded (top) with the decoded clean latent the model predicts at that step (bottom).
-  Each (prompt, guidance, seed) is sampled once, with a progress bar, then cached.
+  Each (prompt, guidance, seed) is sampled once, with a progress bar, then cached;
+- "words": where one word of the prompt is read (its cross-attention map over the image),
+  at the step on the step slider, and averaged over all steps (`pipe.cross_attention`).
 
 One `ipywidgets.Image` shows whichever view is picked; only that view's controls are shown.
 """
@@ -26,7 +28,7 @@ from course_lib.autoencoder import slerp
 from widgets import frames
 from widgets.base import Explorer, Move, play_for
 
-VIEWS = ("latents", "interpolate", "generate")
+VIEWS = ("latents", "interpolate", "generate", "words")
 LATENT_LIMIT = 3.0  # channel values are drawn from -3 (dark blue) to +3 (dark red); unit std
 # RdBu_r (ColorBrewer), from -LATENT_LIMIT to +LATENT_LIMIT: the colormap of notebook 07
 DIVERGING = np.array(
@@ -120,6 +122,17 @@ def interpolation_pixels(
     decoded = vae.decode(z)  # (3, 3, H, W) in [-1, 1]
     tiles = [frames.tile(x, scale) for x in decoded]
     return labelled_row(tiles, ["A  (t = 0)", f"slerp, t = {t:.2f}", "B  (t = 1)"], labels)
+
+
+def heat_over(image: torch.Tensor, word_map: torch.Tensor, scale: int) -> np.ndarray:
+    """A (H, W) attention map stretched from its minimum (0) to its maximum (1), drawn in
+    red over the dimmed image (3, H, W) in [-1, 1]: (H*scale, W*scale, 3) uint8."""
+    base = frames.tile(image, scale).astype(np.float64) * 0.4  # (H', W', 3), dimmed
+    low, high = word_map.min(), word_map.max()
+    heat = ((word_map - low) / (high - low).clamp_min(1e-8)).cpu().numpy()  # (H, W) in [0, 1]
+    heat = frames.upscale(heat[..., None], scale)  # (H', W', 1)
+    red = np.array([255.0, 40.0, 20.0])
+    return (base * (1 - heat) + red * heat).round().clip(0, 255).astype(np.uint8)
 
 
 def generate(
@@ -244,6 +257,9 @@ class LatentExplorer(Explorer):
                 "seed": ipw.Dropdown(options=list(seeds), description="seed"),
                 "step": step,
                 "play": play_for(step, interval=100),
+                "word": ipw.Text(
+                    value=prompt.split()[-1], description="word", continuous_update=False
+                ),
             }
         )
 
@@ -262,11 +278,13 @@ class LatentExplorer(Explorer):
             (c["image"], ("latents", "interpolate")),
             (c["image_b"], ("interpolate",)),
             (c["t"], ("interpolate",)),
-            (generate_rows, ("generate",)),
+            (generate_rows, ("generate", "words")),
+            (c["word"], ("words",)),
             (self.progress, ("generate",)),
         ]
         images = ipw.HBox([c["image"], c["image_b"], c["t"]])
-        return [c["view"], images, generate_rows, self.frame, self.progress, self.status]
+        rows = [c["view"], images, generate_rows, c["word"]]
+        return [*rows, self.frame, self.progress, self.status]
 
     # -- the three views ---------------------------------------------------------------
 
@@ -280,6 +298,7 @@ class LatentExplorer(Explorer):
             "latents": self.draw_latents,
             "interpolate": self.draw_interpolation,
             "generate": self.draw_generation,
+            "words": self.draw_words,
         }
         views[view]()
 
@@ -305,6 +324,51 @@ class LatentExplorer(Explorer):
         self.show(self.generation_frame(key, step), "jpeg")
         trajectory, unknown = self.generation(key)
         self.status.value = self.generation_status(key, step, trajectory, unknown)
+
+    # -- the "words" view: one word's cross-attention map --------------------------------
+
+    def word_maps(self, key: tuple):
+        """`CrossAttentionMaps` of the first image of (prompt, guidance, seed): sampled once."""
+
+        def record():
+            prompt, guidance_scale, seed = key
+            generator = torch.Generator().manual_seed(seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", tokenizer.UnknownWordWarning)  # generate says
+                return self.pipe.cross_attention(
+                    prompt, self.steps, guidance_scale, generator=generator
+                )
+
+        return self.cached(("words", key), record, "generations")
+
+    def words_frame(self, key: tuple, word: str, step: int) -> bytes:
+        """PNG: the image, the word's map at `step` (0 shows step 1) over it, and the map
+        averaged over steps; each map stretched between its own minimum and maximum."""
+        maps = self.word_maps(key)
+
+        def draw() -> bytes:
+            image = maps.image * 2 - 1  # (3, H, W) in [-1, 1]
+            now = maps.word(word, per_step=True)[max(step, 1) - 1]
+            tiles = [frames.tile(image, self.scale)]
+            tiles += [heat_over(image, m, self.scale) for m in (now, maps.word(word))]
+            titles = ["image", f'"{word}" at step {max(step, 1)}', f'"{word}", all steps']
+            return frames.encode(labelled_row(tiles, titles, self.labels), "png")
+
+        return self.cached(("words", key, word, step), draw)
+
+    def draw_words(self) -> None:
+        key, step = self.generation_key(), self.controls["step"].value
+        word = self.controls["word"].value.strip().lower()
+        maps = self.word_maps(key)
+        if word not in maps.words:
+            self.status.value = escape(f"pick a word of the prompt: {', '.join(maps.words)}")
+            return
+        self.show(self.words_frame(key, word, step), "png")
+        share = float(maps.word(word).mean())
+        self.status.value = escape(
+            f'"{word}" gets {share:.0%} of the attention on average (all {len(maps.words)} '
+            "tokens share 100% at every pixel); red where the word is read most, black least."
+        )
 
     # -- frames, drawn once and cached (interpolation decodes live) ---------------------
 

@@ -102,4 +102,18 @@ def benchmark() -> list[Row]:
             judge.frechet_distance(test_features, train_features),
         ),
     ]
+    return rows + ablation_rows()
+
+
+def ablation_rows() -> list[Row]:
+    """The skip ablation (notebook 05), as stored by `python -m course_lib.ablation`."""
+    from course_lib import ablation
+
+    results = ablation.load_results()
+    rows = []
+    for name, errors in results["x0_error"].items():
+        text = ", ".join(
+            f"t={t}: {e:.3f}" for t, e in zip(results["timesteps"], errors, strict=True)
+        )
+        rows.append(Row(f"U-Net 16-32-64, {name}", "x_0 error (MSE, 500 test digits)", text))
     return rows

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from course_lib import caption_judge, checkpoints, clip, config, data, diffusion, train
 from course_lib.latent_diffusion import (
     TextConditioned,
@@ -105,4 +107,55 @@ def benchmark() -> list[Row]:
         rows.append(Row(NAME, f"activation memory per forward, {where}", cost["MB"], unit="MB"))
     ratio = costs["pixel"]["ms"] / costs["latent"]["ms"]
     rows.append(Row(NAME, "speed-up of a latent step over a pixel step", ratio, ">= 4", unit="x"))
+    return rows + black_box_rows(pipe)
+
+
+STRENGTHS = (0.05, 0.1, 0.2, 0.4, 0.6, 1.0)  # image to image: how far back towards noise
+
+
+def red_sevens(pipe, count: int = 40, seed: int = 0):
+    """Generated large red sevens that the caption judge reads as such: (N, 3, 32, 32)."""
+    images = pipe(["a large red seven"] * count, generator=torch.Generator().manual_seed(seed))
+    reading = caption_judge.read(images)
+    keep = (reading.digit == 7) & (reading.color == data.COLOR_NAMES.index("red"))
+    return images[keep]
+
+
+def colour_fractions(pipe, prompt: str, count: int, negative_prompt=None) -> list[float]:
+    """The share of `count` images read in each of data.COLOR_NAMES."""
+    images = pipe(
+        [prompt] * count,
+        generator=torch.Generator().manual_seed(0),
+        negative_prompt=negative_prompt,
+    )
+    colours = caption_judge.read(images).color
+    return [float((colours == i).float().mean()) for i in range(len(data.COLOR_NAMES))]
+
+
+def black_box_rows(pipe) -> list[Row]:
+    """Notebook 07's measurements: attention quadrants, recolouring, a negative prompt."""
+    rows = []
+    rates = caption_judge.attention_quadrant_rate(pipe, count=100)
+    for key in ("in the drawn quadrant", "in the prompted quadrant"):
+        rows.append(Row(NAME, f"digit word's attention mostly {key} (100 small)", rates[key]))
+    sevens = red_sevens(pipe)
+    for row in caption_judge.recolour_table(pipe, sevens, 7, "red", "blue", STRENGTHS):
+        where = f"red seven -> 'a large blue seven', strength {row['strength']:g} ({len(sevens)})"
+        rows.append(
+            Row(
+                NAME,
+                f"{where}: read blue / red / seven",
+                " / ".join(f"{row[k]:.2f}" for k in ("new colour", "old colour", "digit kept")),
+            )
+        )
+    red = data.COLOR_NAMES.index("red")
+    plain = colour_fractions(pipe, "a large seven", 100)[red]
+    steered = colour_fractions(pipe, "a large seven", 100, negative_prompt="red")[red]
+    rows.append(
+        Row(
+            NAME,
+            "'a large seven' read red: no negative / negative 'red'",
+            f"{plain:.2f} / {steered:.2f}",
+        )
+    )
     return rows
