@@ -308,3 +308,21 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
 def metadata(name: str) -> dict:
     """The metadata saved with shipped checkpoint NAME (metrics, recipe, extra numbers)."""
     return read_description(verify(name))["metadata"]
+
+
+def publish_table(name: str, table: dict, directory: Path | None = None, **info) -> dict:
+    """Ship a small result table (JSON) as checkpoint NAME: NAME.json holds {"table": ...,
+    "metadata": {}} and the manifest its sha256, so `load_table` can check it like weights."""
+    directory = directory or checkpoint_dir()
+    text = json.dumps({"table": table, "metadata": {}}, indent=2, sort_keys=True) + "\n"
+    _atomic_write(directory / f"{name}.json", lambda p: p.write_text(text))
+    manifest = read_manifest(directory)
+    manifest[name] = {"files": {f"{name}.json": sha256(directory / f"{name}.json")}, **info}
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    _atomic_write(directory / MANIFEST, lambda p: p.write_text(text))
+    return manifest[name]
+
+
+def load_table(name: str, directory: Path | None = None) -> dict:
+    """A shipped result table by name, sha256-checked against the manifest."""
+    return read_description(verify(name, directory or checkpoint_dir()))["table"]
