@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from course_lib import config, data, diffusion, train
+from course_lib import config, data, diffusion, memorisation, train
 from course_lib.recipes import Row
 from course_lib.unet import UNet, UNetConfig
 
@@ -102,4 +102,19 @@ def benchmark() -> list[Row]:
             judge.frechet_distance(test_features, train_features),
         ),
     ]
+    return rows + memorisation_rows()
+
+
+def memorisation_rows(setup: memorisation.Setup | None = None) -> list[Row]:
+    """Fine-tune ddpm-digits with and without a few digits copied many times, count the
+    near-copies, store the table notebook 05 shows in fast mode, and report it."""
+    table = memorisation.run(setup or memorisation.Setup())
+    memorisation.store(table)
+    rows = []
+    for name, r in table["runs"].items():
+        what = f"memorisation, {name} ({r['training_images']} images)"
+        rows.append(Row(NAME, f"{what}: near-copies per 1,000 samples", r["copies_per_1000"]))
+        rows.append(
+            Row(NAME, f"{what}: of the duplicated digits", r["copies_of_duplicated_per_1000"])
+        )
     return rows
