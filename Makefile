@@ -14,7 +14,7 @@ JUPYTER_ARGS ?=
 TEST_THREADS ?= 1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # JupyterLab refuses root without it
 
-.PHONY: setup lab test test-ipywidgets7 bench bench-browser site lint format clean
+.PHONY: setup lab test test-ipywidgets7 student bench bench-browser site lint format clean
 
 setup: $(VENV)/.installed
 
@@ -39,11 +39,15 @@ lab: setup
 # Browser tests (tests/browser) need Chromium: `sudo apt-get install -y chromium` (.ci/run
 # does it); without it they are skipped, with the reason in the summary.
 test: setup test-ipywidgets7
-	COURSE_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest --nbval-lax --durations=15 tests notebooks
+	COURSE_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest --nbval-lax --durations=15 tests notebooks notebooks/solutions
 
 test-ipywidgets7: $(VENV7)/.installed
 	$(BIN7)/python -c "import ipywidgets as w; assert w.__version__.startswith('7.7'), w.__version__; print('ipywidgets', w.__version__)"
 	COURSE_FAST=1 $(BIN7)/python -m pytest -q -p no:cacheprovider tests/test_widget_*.py
+
+# The student edition (notebooks/) from the instructor edition, the source (notebooks/solutions/).
+student: setup
+	$(BIN)/python -m tools.student
 
 bench: setup
 	$(BIN)/python -m course_lib.bench

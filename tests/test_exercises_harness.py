@@ -1,5 +1,6 @@
 """The exercise harness: one line starting Correct / Not yet / Not right, never a crash."""
 
+import pytest
 import torch
 
 from course_lib import exercises
@@ -58,3 +59,24 @@ def test_use_falls_back_to_the_reference(capsys):
     not_yet = exercises.Result("Not yet", "")
     assert not_yet.use(len, sum) is sum and "reference" in capsys.readouterr().out
     assert exercises.Result("Correct", "").use(len, sum) is len
+
+
+def test_planted_bug_is_not_yet_until_fixed():
+    cases = [(torch.arange(3.0),)]
+
+    def planted(x):
+        return x * 2
+
+    assert exercises.compare(planted, square, cases, name="y", planted=planted).status == "Not yet"
+    other = exercises.compare(lambda x: x + 1, square, cases, name="y", planted=planted)
+    assert other.status == "Not right"
+    assert exercises.compare(square, square, cases, name="y", planted=planted).passed
+
+
+def test_summary_asserts_the_expected_verdicts(capsys):
+    results = [exercises.Result("Correct", ""), exercises.Result("Not yet", "")]
+    exercises.summary(results)
+    assert "exercise 2: Not yet" in capsys.readouterr().out
+    exercises.summary(results[:1], expect="Correct")
+    with pytest.raises(AssertionError, match=r"exercises \[2\] did not say 'Correct'"):
+        exercises.summary(results, expect="Correct")

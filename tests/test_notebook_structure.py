@@ -1,6 +1,8 @@
-"""Every notebook follows the course's shape: setup cell, parameters cell, no stored outputs.
+"""Every notebook, in both editions (notebooks/ for students, notebooks/solutions/ for
+instructors), follows the course's shape: setup cell, parameters cell, no stored outputs,
+exercises tagged and checked by the library.
 
-The notebooks themselves are executed by nbval (`pytest --nbval-lax notebooks`).
+The notebooks themselves are executed by nbval (`pytest --nbval-lax notebooks notebooks/solutions`).
 """
 
 import re
@@ -11,15 +13,21 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = STUDENT + sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 REPO_URL = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
 
 
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
 def test_there_are_notebooks():
-    assert NOTEBOOKS and NOTEBOOKS[0].name == "01_patchify_vit.ipynb"
+    assert STUDENT and STUDENT[0].name == "01_patchify_vit.ipynb"
+    assert len(NOTEBOOKS) >= 2 * len(STUDENT) - 1, "each lesson has an instructor edition"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_notebook_shape(path):
     nb = nbformat.read(path, as_version=4)
     sources = [cell.source for cell in nb.cells]
@@ -45,7 +53,7 @@ def test_readme_colab_links_use_the_repository_setting():
     assert links and set(links) == {owner_repo}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_every_widget_shown_is_followed_by_its_static_figure(path):
     """Static pages (`make site`, GitHub) have no kernel: after a cell that shows a widget,
     a later cell shows `name.static()` so readers still see its frames."""
@@ -80,7 +88,7 @@ def test_colab_setup_keeps_colabs_torch_and_ipywidgets():
             assert f'"{flag}"' not in setup, f"{path.name}: setup cell must not pass {flag}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_notebook_is_valid_nbformat_4_5_with_cell_ids(path):
     nb = nbformat.read(path, as_version=4)
     assert (nb.nbformat, nb.nbformat_minor) == (4, 5), "normalise with nbformat 4.5"
@@ -118,7 +126,7 @@ def _run_setup(source: str, repo, calls: list, fail_on: str | None = None):
         sys.path[:] = path_before
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_colab_setup_fails_loudly_and_updates_an_existing_clone(path, tmp_path):
     source, calls = _setup_cell(path), []
     with pytest.raises(RuntimeError, match=r"`git clone .*` failed \(exit 1\):\nout\nthe reason"):
@@ -132,3 +140,26 @@ def test_colab_setup_fails_loudly_and_updates_an_existing_clone(path, tmp_path):
     assert calls[0][:4] == ["git", "-C", str(tmp_path / "repo"), "pull"], "re-running updates"
     with pytest.raises(RuntimeError, match="pip install"):
         _run_setup(source, tmp_path / "repo", [], fail_on="pip")
+
+
+# The lessons already converted to four checked exercises (issue 14); the rest follow.
+CONVERTED = ("01_", "02_", "03_", "04_")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_exercises_are_tagged_checked_and_summarised(path):
+    if not path.name.startswith(CONVERTED):
+        pytest.skip("not converted to the four-exercise form yet")
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+    assert len(tagged) >= 4, "at least four exercises, each cell tagged `exercise`"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    module = f"nb{path.name[:2]}"
+    assert code.count(f"{module}.check_") >= 4, (
+        f"each exercise is checked by course_lib.exercises.{module}"
+    )
+    assert "exercises.summary(" in code, "a summary cell asserts every verdict in fast mode"
+    questions = [
+        c for c in nb.cells if c.cell_type == "markdown" and "Concept questions" in c.source
+    ]
+    assert questions, "the notebook ends with 3-5 concept questions"

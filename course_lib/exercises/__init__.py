@@ -101,14 +101,18 @@ def compare(
     diagnose: Diagnosis | None = None,
     atol: float = 1e-5,
     labels: Sequence[str] | None = None,
+    planted: Callable | None = None,
 ) -> Result:
     """Run mine(*case) and reference(*case) for every case; the first difference decides.
 
     name: what the student wrote, e.g. "your patchify"; labels: words for each case, e.g.
     "digits, patch 7" (default "case 1", ...); diagnose(got, expected, case) may name the
-    slip behind a wrong output ("the square root is missing").
+    slip behind a wrong output ("the square root is missing"). planted: for find-the-bug,
+    the function as handed out; while `mine` still behaves like it, the verdict is Not yet.
     """
     labels = labels or [f"case {i + 1}" for i in range(len(cases))]
+    if planted is not None and _behaves_like(mine, planted, cases):
+        return report(NOT_YET, f"{name} still has the planted bug: find the line and fix it")
     for case, label in zip(cases, labels, strict=True):
         expected = reference(*case)
         try:
@@ -122,6 +126,26 @@ def compare(
             detail = mismatch(got, expected)
             return report(NOT_RIGHT, f"on {label}, {detail}" + (f". Hint: {hint}" if hint else ""))
     return report(CORRECT, f"{name} matches the reference on all {len(cases)} inputs")
+
+
+def _behaves_like(mine: Callable, planted: Callable, cases: Sequence[tuple]) -> bool:
+    """True when mine gives the planted function's outputs on every case."""
+    try:
+        return all(close(mine(*case), planted(*case)) for case in cases)
+    except Exception:  # the student's edit fails somewhere: compare() reports it
+        return False
+
+
+def summary(results: Sequence[Result], *, expect: str | None = None) -> None:
+    """One line per exercise; with expect, assert that every check said it (CI uses this:
+    the instructor edition expects "Correct", the unedited student edition "Not yet")."""
+    for k, result in enumerate(results, 1):
+        print(f"exercise {k}: {result.status}")
+    if expect is not None:
+        off = [k for k, r in enumerate(results, 1) if r.status != expect]
+        assert not off, (
+            f"exercises {off} did not say {expect!r}: {[str(results[k - 1]) for k in off]}"
+        )
 
 
 def prediction(
