@@ -30,23 +30,28 @@ TABLE = "memorisation-digits"  # the stored result: checkpoints/memorisation-dig
 
 @dataclass(frozen=True)
 class Setup:
-    """One memorisation experiment, small enough for a few CPU minutes per run."""
+    """One memorisation experiment, small enough for a few CPU minutes per run.
+
+    Both runs start from the shipped ddpm-digits weights (a denoiser that already draws
+    digits) and fine-tune them for the same number of steps, one on the de-duplicated
+    digits, one on the same digits with K of them copied `copies` times."""
 
     base_per_class: int = 100  # training digits kept per class: 1,000 distinct digits
     duplicated: int = 4  # K digits (of K different classes) copied many times
     copies: int = 200  # each duplicated digit appears this many times in the duplicated set
-    samples: int = 500  # samples drawn from each trained model (reported per 1,000)
-    sampling_steps: int = 20  # DDIM steps per sample (eta = 0)
+    samples: int = 400  # samples drawn from each trained model (reported per 1,000)
+    sampling_steps: int = 10  # DDIM steps per sample (eta = 0)
     copy_fraction: float = 0.5  # near-copy: closer than this x the median train-to-train distance
-    model: UNetConfig = UNetConfig(  # 0.33M parameters: ~0.4 s a step on a busy 2-core CPU
+    start_from: str | None = "ddpm-digits"  # shipped weights to fine-tune; None: a fresh `model`
+    model: UNetConfig = UNetConfig(  # used when start_from is None (tests): 0.33M parameters
         image_size=28, widths=(8, 16, 32), blocks_per_level=1, attention_levels=(), groups=4
     )
     training: train.DenoiserTraining = train.DenoiserTraining(
-        steps=400,
+        steps=150,
         batch_size=32,
-        lr=2e-3,
-        warmup=50,
-        ema_decay=0.99,
+        lr=3e-4,
+        warmup=10,
+        ema_decay=0.9,
         min_snr_gamma=5.0,
     )
     seed: int = 0
@@ -95,11 +100,15 @@ def count_copies(distances: Tensor, nearest: Tensor, chosen: Tensor, threshold: 
 
 
 def train_and_sample(images: Tensor, setup: Setup, desc: str, progress: bool = True) -> Tensor:
-    """Train a fresh unconditional pixel denoiser on `images`; return setup.samples samples
+    """Fine-tune (or train afresh) a pixel denoiser on `images`; return setup.samples samples
     (N, 1, 28, 28) in [-1, 1], drawn with DDIM from a seeded generator."""
-    schedule = diffusion.NoiseSchedule.cosine(T=1000)
-    generator = config.seed_everything(setup.seed)  # the same initial weights in both runs
-    model = UNet(setup.model)
+    generator = config.seed_everything(setup.seed)  # the same start in both runs
+    if setup.start_from is None:
+        model, schedule = UNet(setup.model), diffusion.NoiseSchedule.cosine(T=1000)
+    else:
+        model = checkpoints.load_pretrained(setup.start_from).train()
+        spec = checkpoints.metadata(setup.start_from)["schedule"]
+        schedule = diffusion.NoiseSchedule.from_spec(spec)
     _, ema = train.fit_denoiser(
         model,
         schedule,
@@ -109,7 +118,7 @@ def train_and_sample(images: Tensor, setup: Setup, desc: str, progress: bool = T
         desc=desc,
         progress=progress,
     )
-    shape = (setup.samples, 1, setup.model.image_size, setup.model.image_size)
+    shape = (setup.samples, 1, model.config.image_size, model.config.image_size)
     noise = torch.Generator().manual_seed(setup.seed + 1)  # the same noise for both models
     denoiser = ema.model.to(memory_format=torch.contiguous_format)
     return diffusion.sample(

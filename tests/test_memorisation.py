@@ -40,7 +40,9 @@ def test_base_digits_keeps_per_class_digits_of_each_class():
 
 
 def test_a_tiny_run_fills_the_table_and_it_round_trips_through_the_manifest(tmp_path):
-    setup = memorisation.Setup(base_per_class=2, duplicated=2, copies=3, sampling_steps=2)
+    setup = memorisation.Setup(
+        base_per_class=2, duplicated=2, copies=3, sampling_steps=2, start_from=None
+    )
     table = memorisation.run(
         memorisation.with_budget(setup, steps=2, samples=4, batch_size=8), progress=False
     )
