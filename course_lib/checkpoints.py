@@ -325,9 +325,9 @@ def write_table(name: str, filename: str, table: dict, directory: Path | None = 
     return path
 
 
-def read_table(name: str, filename: str) -> dict:
+def read_table(name: str, filename: str, directory: Path | None = None) -> dict:
     """A table `write_table` stored beside NAME, refused if its sha256 differs from the manifest."""
-    directory = checkpoint_dir()
+    directory = directory or checkpoint_dir()
     expected = read_manifest(directory, strict=True).get(name, {}).get("tables", {}).get(filename)
     path = directory / filename
     if expected is None or not path.exists():

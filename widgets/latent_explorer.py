@@ -1,4 +1,4 @@
-"""LatentExplorer: a tiny Stable Diffusion from the inside, in three views.
+"""LatentExplorer: a tiny Stable Diffusion from the inside, in five views.
 
 - "latents": a test image, its reconstruction by the VAE, and the four 8x8 channels of its
   latent (red positive, blue negative, as in notebook 07's figure);
@@ -9,6 +9,9 @@
   Each (prompt, guidance, seed) is sampled once, with a progress bar, then cached;
 - "words": where one word of the prompt is read (its cross-attention map over the image),
   at the step on the step slider, and averaged over all steps (`pipe.cross_attention`).
+- "originality": the same generation's samples, each beside its nearest training images
+  (`course_lib.provenance`) with their distances, in pixel space or clip-digits' image
+  embedding, against the typical train-to-train distance: check a sample's originality.
 
 One `ipywidgets.Image` shows whichever view is picked; only that view's controls are shown.
 """
@@ -28,7 +31,8 @@ from course_lib.autoencoder import slerp
 from widgets import frames
 from widgets.base import Explorer, Move, play_for
 
-VIEWS = ("latents", "interpolate", "generate", "words")
+VIEWS = ("latents", "interpolate", "generate", "words", "originality")
+SPACES = ("pixel", "clip")  # where the originality view measures distances
 LATENT_LIMIT = 3.0  # channel values are drawn from -3 (dark blue) to +3 (dark red); unit std
 # RdBu_r (ColorBrewer), from -LATENT_LIMIT to +LATENT_LIMIT: the colormap of notebook 07
 DIVERGING = np.array(
@@ -169,6 +173,26 @@ def generate(
     return trajectory, unknown
 
 
+def originality_pixels(
+    samples: torch.Tensor, found, training_images: torch.Tensor, scale: int, labels
+) -> np.ndarray:
+    """Each sample beside its nearest training images, one labelled row per sample, stacked.
+
+    samples: (B, 3, H, W) in [-1, 1]; found: their `provenance.Neighbours` (indices and
+    distances (B, k)); training_images: the (M, 3, H, W) the indices point into."""
+    rows = []
+    for b, sample in enumerate(samples):
+        nearest = zip(found.indices[b].tolist(), found.distances[b].tolist(), strict=True)
+        tiles, titles = [frames.tile(sample, scale)], [f"sample {b}"]
+        for i, d in nearest:
+            tiles.append(frames.tile(training_images[i], scale))
+            titles.append(f"#{i}: {d:.2f}")
+        rows.append(labelled_row(tiles, titles, labels))
+    gap = np.full((GAP, rows[0].shape[1], 3), 255, dtype=np.uint8)
+    stacked = [part for row in rows for part in (row, gap)][:-1]
+    return np.concatenate(stacked)
+
+
 def check_inputs(images, captions, seeds, view, images_per_prompt, indices: dict) -> None:
     """LatentExplorer's arguments, refused with what to pass instead (a slider would clip a
     bad index silently)."""
@@ -200,7 +224,7 @@ class LatentExplorer(Explorer):
     samples = True
     # a generation keeps x_t and x0 of 4 samples (3x32x32) at 51 steps, ~5 MB, and takes
     # seconds to sample; frames are 10-20 KB (interpolation frames are decoded live, not kept)
-    cache_limits = {"generations": 8, "frames": 512}
+    cache_limits = {"generations": 8, "frames": 512, "neighbours": 16}
     bench_moves = (
         Move(
             "interpolation t slider, live decode",
@@ -228,6 +252,7 @@ class LatentExplorer(Explorer):
         view: str = "latents",
         image: int = 0,
         image_b: int = 1,
+        training: dict | None = None,
     ):
         indices = {"image": image, "image_b": image_b}
         check_inputs(images, captions, seeds, view, images_per_prompt, indices)
@@ -235,6 +260,7 @@ class LatentExplorer(Explorer):
         self.images, self.captions = images, list(captions)
         self.images_per_prompt, self.steps, self.scale = images_per_prompt, steps, scale
         self.latents, self.reconstructions = encode_images(self.vae, images)  # once
+        self.training = dict(training or {})  # space -> provenance.TrainingIndex, else built
         self.labels = frames.Labels()
         last = len(images) - 1
         scales = sorted({*diffusion.GUIDANCE_SCALES, float(guidance_scale)})
@@ -260,6 +286,9 @@ class LatentExplorer(Explorer):
                 "word": ipw.Text(
                     value=prompt.split()[-1], description="word", continuous_update=False
                 ),
+                "space": ipw.ToggleButtons(
+                    options=list(self.training or SPACES), description="distance in"
+                ),
             }
         )
 
@@ -278,12 +307,13 @@ class LatentExplorer(Explorer):
             (c["image"], ("latents", "interpolate")),
             (c["image_b"], ("interpolate",)),
             (c["t"], ("interpolate",)),
-            (generate_rows, ("generate", "words")),
+            (generate_rows, ("generate", "words", "originality")),
             (c["word"], ("words",)),
-            (self.progress, ("generate",)),
+            (self.progress, ("generate", "originality")),
+            (c["space"], ("originality",)),
         ]
         images = ipw.HBox([c["image"], c["image_b"], c["t"]])
-        rows = [c["view"], images, generate_rows, c["word"]]
+        rows = [c["view"], images, generate_rows, c["word"], c["space"]]
         return [*rows, self.frame, self.progress, self.status]
 
     # -- the three views ---------------------------------------------------------------
@@ -299,6 +329,7 @@ class LatentExplorer(Explorer):
             "interpolate": self.draw_interpolation,
             "generate": self.draw_generation,
             "words": self.draw_words,
+            "originality": self.draw_originality,
         }
         views[view]()
 
@@ -370,6 +401,11 @@ class LatentExplorer(Explorer):
             "tokens share 100% at every pixel); red where the word is read most, black least."
         )
 
+    def draw_originality(self) -> None:
+        key, space = self.generation_key(), self.controls["space"].value
+        self.show(self.originality_frame(key, space), "png")
+        self.status.value = self.originality_status(key, space)
+
     # -- frames, drawn once and cached (interpolation decodes live) ---------------------
 
     def latents_frame(self, index: int) -> bytes:
@@ -417,6 +453,33 @@ class LatentExplorer(Explorer):
             lambda: frames.encode(frames.trajectory_frame(trajectory, step, self.scale), "jpeg"),
         )
 
+    def training_index(self, space: str):
+        """The training images embedded in `space`, built on first use (a few seconds)."""
+        if space not in self.training:
+            from course_lib import provenance
+
+            self.training[space] = provenance.training_index("captioned", space)
+        return self.training[space]
+
+    def nearest(self, key: tuple, space: str, k: int = 3):
+        """`provenance.Neighbours` of generation `key`'s samples in `space`, found once."""
+        images = frames.to_model_space(self.generation(key)[0].images)  # (B, 3, H, W)
+        return self.cached(
+            (key, space), lambda: self.training_index(space).nearest(images, k), "neighbours"
+        )
+
+    def originality_frame(self, key: tuple, space: str) -> bytes:
+        """PNG of the "originality" view: each sample beside its nearest training images."""
+
+        def draw() -> bytes:
+            samples = frames.to_model_space(self.generation(key)[0].images)
+            training = self.training_index(space).images
+            found = self.nearest(key, space)
+            pixels = originality_pixels(samples, found, training, self.scale, self.labels)
+            return frames.encode(pixels, "png")
+
+        return self.cached(("originality", key, space), draw)
+
     def generation_key(self) -> tuple[str, float, int]:
         c = self.controls
         return (c["prompt"].value.strip(), float(c["guidance"].value), c["seed"].value)
@@ -445,6 +508,16 @@ class LatentExplorer(Explorer):
         for message in unknown:
             text += f"<br><span style='color:#b35900'>{escape(message)}</span>"
         return text
+
+    def originality_status(self, key: tuple, space: str) -> str:
+        found = self.nearest(key, space)
+        ratios = ", ".join(f"{r:.2f}" for r in found.ratio.tolist())
+        return escape(
+            f'"{key[0]}", w = {key[1]:g}, seed {key[2]}: each sample, then its nearest training '
+            f"images with their {space} distance. A training image's nearest other training "
+            f"image is typically {found.baseline:.2f} away; nearest / typical per sample: "
+            f"{ratios} (near 0: a copy; near 1: as new as one training digit is to the next)."
+        )
 
     def static(self, ts=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), fractions=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)):
         """A matplotlib figure: the latents view, an interpolation strip, a generation's steps."""

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from course_lib import config, data, diffusion, train
+from course_lib import config, data, diffusion, memorisation, train
 from course_lib.recipes import Row
 from course_lib.unet import UNet, UNetConfig
 
@@ -102,7 +102,7 @@ def benchmark() -> list[Row]:
             judge.frechet_distance(test_features, train_features),
         ),
     ]
-    return rows + ablation_rows()
+    return rows + ablation_rows() + memorisation_rows()
 
 
 def ablation_rows() -> list[Row]:
@@ -116,4 +116,19 @@ def ablation_rows() -> list[Row]:
             f"t={t}: {e:.3f}" for t, e in zip(results["timesteps"], errors, strict=True)
         )
         rows.append(Row(f"U-Net 16-32-64, {name}", "x_0 error (MSE, 500 test digits)", text))
+    return rows
+
+
+def memorisation_rows(setup: memorisation.Setup | None = None) -> list[Row]:
+    """Fine-tune ddpm-digits with and without a few digits copied many times, count the
+    near-copies, store the table notebook 05 shows in fast mode, and report it."""
+    table = memorisation.run(setup or memorisation.Setup())
+    memorisation.store(table)
+    rows = []
+    for name, r in table["runs"].items():
+        what = f"memorisation, {name} ({r['training_images']} images)"
+        rows.append(Row(NAME, f"{what}: near-copies per 1,000 samples", r["copies_per_1000"]))
+        rows.append(
+            Row(NAME, f"{what}: of the duplicated digits", r["copies_of_duplicated_per_1000"])
+        )
     return rows
