@@ -286,7 +286,7 @@ class LatentExplorer(Explorer):
                 "word": ipw.Text(
                     value=prompt.split()[-1], description="word", continuous_update=False
                 ),
-                "space": ipw.ToggleButtons(
+                "space": ipw.Dropdown(  # a dropdown: the toggle buttons above pick views
                     options=list(self.training or SPACES), description="distance in"
                 ),
             }
@@ -297,26 +297,24 @@ class LatentExplorer(Explorer):
         frame, the progress bar and the status line."""
         c = self.controls
         generate_rows = ipw.VBox(
-            [
-                ipw.HBox([c["prompt"], c["generate"]]),
-                ipw.HBox([c["guidance"], c["seed"]]),
-                ipw.HBox([c["play"], c["step"]]),
-            ]
+            [ipw.HBox([c["prompt"], c["generate"]]), ipw.HBox([c["guidance"], c["seed"]])]
         )
+        steps_row = ipw.HBox([c["play"], c["step"]])  # originality shows the final samples
         self._shown_in = [  # (widget, the views that show it)
             (c["image"], ("latents", "interpolate")),
             (c["image_b"], ("interpolate",)),
             (c["t"], ("interpolate",)),
             (generate_rows, ("generate", "words", "originality")),
+            (steps_row, ("generate", "words")),
             (c["word"], ("words",)),
             (self.progress, ("generate", "originality")),
             (c["space"], ("originality",)),
         ]
         images = ipw.HBox([c["image"], c["image_b"], c["t"]])
-        rows = [c["view"], images, generate_rows, c["word"], c["space"]]
+        rows = [c["view"], images, generate_rows, steps_row, c["word"], c["space"]]
         return [*rows, self.frame, self.progress, self.status]
 
-    # -- the three views ---------------------------------------------------------------
+    # -- the views -------------------------------------------------------------------------
 
     def draw(self) -> None:
         """Show the picked view's controls, then draw that view."""
