@@ -20,7 +20,6 @@ Which class a checkpoint needs is recorded in its JSON metadata ("pipeline"); `l
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -155,10 +154,7 @@ class DiffusionPipeline:
         """
         check_generator(generator)
         steps = self.check_steps(num_inference_steps, sampler)
-        if not isinstance(eta, int | float) or isinstance(eta, bool) or not 0 <= eta < math.inf:
-            raise ValueError(
-                f"eta must be a finite number >= 0 (0 = deterministic DDIM), got {eta}"
-            )
+        checks.number(eta, "eta", minimum=0, hint="0 = deterministic DDIM, 1 = DDPM-like")
         scale = self.check_guidance(guidance_scale)
         count, cond, null_cond = self.conditions(what)
         options = dict(steps=steps, sampler=sampler, eta=float(eta), null_cond=null_cond)
