@@ -12,25 +12,28 @@ JUPYTER_ARGS ?=
 # One torch thread per process in tests: JupyterLab, Chromium and kernels share 2 cores there,
 # and oversubscribed torch threads were 10x slower on such machines.
 TEST_THREADS ?= 1
+# Test processes (pytest-xdist): one a core. Each notebook's cells stay on one worker (conftest.py).
+TEST_WORKERS ?= 2
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # JupyterLab refuses root without it
 
 .PHONY: setup lab test test-ipywidgets7 student bench bench-browser site lint format clean
 
 setup: $(VENV)/.installed
 
+# uv installs the same packages as pip, several times faster; it goes into the venv itself.
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet "uv>=0.4"
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[test]"
 	touch $@
 
-# The torch already in .venv is pinned first (same version, so no multi-GB CUDA download).
+# The torch already in .venv is pinned first, by pip (same version, so no multi-GB CUDA download).
 $(VENV7)/.installed: pyproject.toml $(VENV)/.installed
 	test -x $(BIN7)/python || $(PYTHON) -m venv $(VENV7)
-	$(BIN7)/python -m pip install --quiet --upgrade pip
 	$(BIN7)/python -m pip install --quiet \
 	  "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')"
-	$(BIN7)/python -m pip install --quiet -e . "ipywidgets==7.7.*" "pytest>=7.4"
+	$(BIN)/uv pip install --python $(BIN7)/python --quiet -e . "ipywidgets==7.7.*" \
+	  "pytest>=7.4" "pytest-xdist>=3.5"
 	touch $@
 
 lab: setup
@@ -39,11 +42,11 @@ lab: setup
 # Browser tests (tests/browser) need Chromium: `sudo apt-get install -y chromium` (.ci/run
 # does it); without it they are skipped, with the reason in the summary.
 test: setup test-ipywidgets7
-	COURSE_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest --nbval-lax --durations=15 tests notebooks notebooks/solutions
+	COURSE_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -n $(TEST_WORKERS) --nbval-lax --durations=15 tests notebooks notebooks/solutions
 
 test-ipywidgets7: $(VENV7)/.installed
 	$(BIN7)/python -c "import ipywidgets as w; assert w.__version__.startswith('7.7'), w.__version__; print('ipywidgets', w.__version__)"
-	COURSE_FAST=1 $(BIN7)/python -m pytest -q -p no:cacheprovider tests/test_widget_*.py
+	COURSE_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN7)/python -m pytest -n $(TEST_WORKERS) -q -p no:cacheprovider tests/test_widget_*.py
 
 # The student edition (notebooks/) from the instructor edition, the source (notebooks/solutions/).
 student: setup

@@ -82,6 +82,24 @@ def browser_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def save_latencies(records: list[dict]) -> None:
+    """Keep the browser tests' round trips (sorted, whichever worker ran which notebook)."""
+    records = sorted(records, key=lambda r: (r["notebook"], r["widget"], r["control"]))
+    BROWSER_LATENCY.parent.mkdir(parents=True, exist_ok=True)
+    BROWSER_LATENCY.write_text(json.dumps(records, indent=1) + "\n")
+
+
+def latency_summary(records: list[dict]) -> list[str]:
+    """The lines the test run ends with: the round-trip table and where it is kept."""
+    records = sorted(records, key=lambda r: (r["notebook"], r["widget"], r["control"]))
+    where = BROWSER_LATENCY.relative_to(BROWSER_LATENCY.parents[2])
+    return [
+        "widget round trip in JupyterLab + Chromium (key press -> image loaded):",
+        browser_table(records),
+        f"(kept in {where}; `make bench` prints it)",
+    ]
+
+
 def main() -> None:
     import sys
 

@@ -27,7 +27,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
-LATENCY_FILE = ARTIFACTS / "latency.json"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -211,26 +210,30 @@ def browser_context():
 
 
 # Round-trip figures gathered by the tests, printed at the end and kept for `tools.bench`.
+# Under pytest-xdist each worker hands its figures to the controller (see ../../conftest.py),
+# which keeps and prints them all; run in one process, this conftest does it itself.
 LATENCIES: list[dict] = []
 
 
 @pytest.fixture(scope="session")
 def latencies():
-    yield LATENCIES
-    if LATENCIES:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        LATENCY_FILE.write_text(json.dumps(LATENCIES, indent=1) + "\n")
+    return LATENCIES
+
+
+def pytest_sessionfinish(session):
+    if not LATENCIES:
+        return
+    if hasattr(session.config, "workeroutput"):  # an xdist worker
+        session.config.workeroutput["latencies"] = json.dumps(LATENCIES)
+    else:
+        from tools.bench import save_latencies
+
+        save_latencies(LATENCIES)
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not LATENCIES:
-        return
-    from tools.bench import browser_table
+    if LATENCIES and not hasattr(terminalreporter.config, "workeroutput"):
+        from tools.bench import latency_summary
 
-    terminalreporter.section(
-        "widget round trip in JupyterLab + Chromium (key press -> image loaded)"
-    )
-    terminalreporter.write_line(browser_table(LATENCIES))
-    terminalreporter.write_line(
-        f"(kept in {LATENCY_FILE.relative_to(ROOT)}; `make bench` prints it)"
-    )
+        for line in latency_summary(LATENCIES):
+            terminalreporter.write_line(line)

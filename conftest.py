@@ -1,0 +1,102 @@
+"""How the whole suite (`make test`) shares two cores: who runs which notebook, and where.
+
+- A student-edition notebook (`notebooks/NN_*.ipynb`) runs once. When its browser test is
+  collected and not skipped, JupyterLab in Chromium runs it top to bottom and fails on any
+  cell that raises, as nbval does, so nbval's copy of the run is deselected; otherwise
+  nbval runs it. The instructor edition (`notebooks/solutions/`) always runs under nbval.
+- Under pytest-xdist (`-n 2`, as the Makefile runs it) the cells of one notebook share one
+  kernel, so they stay together, in order, on one worker; every other test is scheduled on
+  its own. The largest units (the notebooks) are handed out first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+STUDENT_EDITION = ROOT / "notebooks"
+
+
+def _notebook_of(item) -> Path | None:
+    """The notebook an nbval cell belongs to, or None for any other test."""
+    path = Path(str(item.fspath))
+    return path if path.suffix == ".ipynb" and "::Cell " in item.nodeid else None
+
+
+def _run_in_the_browser(items) -> set[str]:
+    """Names of the notebooks whose browser test will run in this session."""
+    names = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if "browser" not in item.keywords or callspec is None or "path" not in callspec.params:
+            continue
+        if item.get_closest_marker("skip") is None:
+            names.add(Path(callspec.params["path"]).name)
+    return names
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scheduling by work unit, where a notebook is one unit (its cells in
+    order, on one worker: they share one kernel) and every other test is a unit of its own
+    (so the browser tests of different notebooks can run on different workers)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            notebook, cell, _ = nodeid.partition("::Cell ")
+            return notebook if cell and notebook.endswith(".ipynb") else nodeid
+
+    return NotebookScheduling(config, log)
+
+
+class _StudentEditionOnce:
+    """Deselects nbval's run of a student notebook that its browser test runs."""
+
+    @pytest.hookimpl(trylast=True)  # after tests/browser/conftest.py marked what it skips
+    def pytest_collection_modifyitems(self, config, items):
+        in_browser = _run_in_the_browser(items)
+        twice = [
+            item
+            for item in items
+            if (notebook := _notebook_of(item)) is not None
+            and notebook.parent == STUDENT_EDITION
+            and notebook.name in in_browser
+        ]
+        if twice:
+            config.hook.pytest_deselected(items=twice)
+            dropped = {id(item) for item in twice}
+            items[:] = [item for item in items if id(item) not in dropped]
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_StudentEditionOnce(), "student-edition-once")
+
+
+# Under pytest-xdist: the browser round trips each worker measured (tests/browser/conftest.py),
+# gathered here in the controller, kept and printed once.
+GATHERED_LATENCIES: list[dict] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    import json
+
+    GATHERED_LATENCIES.extend(json.loads(node.workeroutput.get("latencies", "[]")))
+
+
+def pytest_sessionfinish(session):
+    if GATHERED_LATENCIES:
+        from tools.bench import save_latencies
+
+        save_latencies(GATHERED_LATENCIES)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if GATHERED_LATENCIES:
+        from tools.bench import latency_summary
+
+        for line in latency_summary(GATHERED_LATENCIES):
+            terminalreporter.write_line(line)
