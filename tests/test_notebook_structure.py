@@ -2,7 +2,8 @@
 instructors), follows the course's shape: setup cell, parameters cell, no stored outputs,
 exercises tagged and checked by the library.
 
-The notebooks themselves are executed by nbval (`pytest --nbval-lax notebooks notebooks/solutions`).
+The notebooks themselves run under nbval (`pytest --nbval-lax notebooks notebooks/solutions`),
+the student edition in JupyterLab instead when the browser tests run (../conftest.py).
 """
 
 import re
