@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml
 # The torch already in .venv is pinned first, by pip (same version, so no multi-GB CUDA download).
 $(VENV7)/.installed: pyproject.toml $(VENV)/.installed
 	test -x $(BIN7)/python || $(PYTHON) -m venv $(VENV7)
-	$(BIN7)/python -m pip install --quiet \
+	$(BIN7)/python -m pip install --quiet --no-compile \
 	  "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')"
 	$(BIN)/uv pip install --python $(BIN7)/python --quiet -e . "ipywidgets==7.7.*" \
 	  "pytest>=7.4" "pytest-xdist>=3.5"
