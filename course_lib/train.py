@@ -359,7 +359,9 @@ def fit_denoiser(
     value condition dropout puts in (see `denoiser_loss`). part(model): the module to
     optimize and average (the latent denoiser's U-Net, not its frozen text encoder).
     All randomness (batches, t, noise, dropout) comes from `generator`.
-    Returns (history, ema); `ema.model` is the averaged copy of the part.
+    Returns (history, ema); `ema.model` is the averaged copy of the part. hp.channels_last
+    speeds up training only: `model` and `ema.model` come back in the ordinary memory
+    layout, ready to save or sample.
     """
     _check_examples(examples, hp, cond_null)
     if hp.channels_last:
@@ -368,7 +370,7 @@ def fit_denoiser(
     def loss_fn(m: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
         return denoiser_loss(m, schedule, batch, hp, generator=generator, cond_null=cond_null)
 
-    return fit_with_ema(
+    result, ema = fit_with_ema(
         model,
         loss_fn,
         data.batches(*examples, batch_size=hp.batch_size, generator=generator),
@@ -382,3 +384,7 @@ def fit_denoiser(
         desc=desc,
         progress=progress,
     )
+    if hp.channels_last:
+        model.to(memory_format=torch.contiguous_format)
+        ema.model.to(memory_format=torch.contiguous_format)
+    return result, ema

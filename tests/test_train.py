@@ -185,6 +185,8 @@ def test_fit_denoiser_lowers_the_loss_on_a_toy():
     assert last < 0.5 * first  # a zero guess scores about 1; the noise is learnable here
     assert isinstance(ema.model, UNet)
     assert not torch.equal(ema.model.conv_out.weight, model.conv_out.weight)  # EMA lags
+    for trained in (model, ema.model):  # channels_last was for training only
+        assert all(p.is_contiguous() for p in trained.parameters())
     meta = train.denoiser_metadata(hp, result, ema.model)  # what a checkpoint records
     assert meta["training"] == dataclasses.asdict(hp) and meta["steps"] == hp.steps
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
