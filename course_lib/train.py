@@ -151,7 +151,8 @@ class OneCycleTraining:
     steps: int  # optimizer steps to take (a `seconds` cap may stop the run sooner)
     batch_size: int  # training examples per step
     lr: float  # the peak of the one-cycle learning rate
-    weight_decay: float = 0.0  # AdamW's (parameter groups may set their own)
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay
+    decay_matrices_only: bool = False  # True: decay weight matrices, not biases, norms, scales
 
     def __post_init__(self) -> None:
         _check_count("steps", self.steps, low=0, example=2000)
@@ -168,7 +169,6 @@ def fit_one_cycle(
     hp: OneCycleTraining,
     *,
     generator: torch.Generator | None,
-    params=None,
     seconds: float | None = None,
     desc: str = "training",
     progress: bool = True,
@@ -177,10 +177,14 @@ def fit_one_cycle(
     hp.lr (Smith & Topin 2018) over hp.steps shuffled batches of `examples`; `fit` does the
     rest.
 
-    params: parameters, or groups with their own weight_decay (default: all of `model`'s).
-    The rate only comes down at the end of hp.steps: a `seconds` cap that stops the run
-    half-way leaves it near its peak."""
-    params = model.parameters() if params is None else params
+    With hp.decay_matrices_only, parameters of fewer than 2 dimensions (biases, norms, a
+    learned scale) are not decayed. The rate only comes down at the end of hp.steps: a
+    `seconds` cap that stops the run half-way leaves it near its peak."""
+    params = list(model.parameters())
+    if hp.decay_matrices_only:
+        matrices = [p for p in params if p.ndim >= 2]
+        rest = [p for p in params if p.ndim < 2]
+        params = [{"params": matrices}, {"params": rest, "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=hp.lr, total_steps=max(hp.steps, 1)

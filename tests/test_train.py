@@ -114,6 +114,12 @@ def test_fit_one_cycle_is_adamw_and_one_cycle_at_its_numbers():
     losses = run(by_hand=False)
     assert len(losses) == hp.steps and losses[-1] < 0.5 * losses[0]
     assert losses == run(by_hand=True)
+    # zero gradients: only weight decay moves the weights, and decay_matrices_only spares the bias
+    still = torch.nn.Linear(3, 1)
+    weight, bias = still.weight.detach().clone(), still.bias.detach().clone()
+    spare = dataclasses.replace(hp, steps=5, weight_decay=0.5, decay_matrices_only=True)
+    train.fit_one_cycle(still, lambda m, batch: 0 * m(batch[0]).sum(), (x,), spare, generator=None)
+    assert torch.equal(still.bias, bias) and bool((still.weight.abs() < weight.abs()).all())
     assert dataclasses.replace(hp, steps=5).steps == 5 and hp.steps == 40
     with pytest.raises(dataclasses.FrozenInstanceError):
         hp.lr = 1.0

@@ -15,7 +15,9 @@ from course_lib.zero_shot import evaluate
 
 NAME = "clip-digits"
 HALF = True  # ~0.3M parameters; fp16 weights score the same as fp32
-TRAINING = train.OneCycleTraining(steps=1500, batch_size=256, lr=2e-3, weight_decay=0.05)
+TRAINING = train.OneCycleTraining(
+    steps=1500, batch_size=256, lr=2e-3, weight_decay=0.05, decay_matrices_only=True
+)
 MAX_SHIFT = 1  # +-1 px: new handwriting positions, never out of the layout's quadrant
 
 
@@ -44,15 +46,11 @@ def train_clip(
     images, captions = pairs or data.captioned_digits("train")[:2]
     token_ids = model.tokenize(captions)  # (4000, L), on the model's device
     images = images.to(token_ids.device)
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    rest = [p for p in model.parameters() if p.ndim < 2]  # biases, norms, the logit scale
-    groups = [{"params": decay}, {"params": rest, "weight_decay": 0.0}]  # decay: TRAINING's
     return train.fit_one_cycle(
         model,
         loss_fn or (lambda m, batch: contrastive_loss(m, batch, generator)),
         (images, token_ids),
         dataclasses.replace(TRAINING, steps=steps),
-        params=groups,
         generator=generator,
         seconds=seconds,
         desc=NAME,
