@@ -162,6 +162,17 @@ def _images(**tensors: Tensor) -> None:
         checks.floating(value, name)
 
 
+def _adds_noise(std: Tensor, noise: Tensor | None, x_t: Tensor, step: str) -> bool:
+    """Whether a reverse step with noise level `std` adds noise; if it does, `noise` must be
+    given, a float tensor shaped like x_t. `step` names the step in the error."""
+    if not bool((std > 0).any()):
+        return False
+    if noise is None:
+        raise ValueError(f"{step} adds noise: pass noise=torch.randn(x_t.shape, generator=g)")
+    _images(x_t=x_t, noise=noise)
+    return True
+
+
 def predict_x0(x_t: Tensor, eps: Tensor, alpha_bar_t: Tensor | float) -> Tensor:
     """The clean image a noise guess implies:
     x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
@@ -195,13 +206,8 @@ def ddpm_step(
     # 2. the posterior mean, written with the noise guess
     mean = (x_t - beta_t / (1 - alpha_bar_t).sqrt() * eps) / alpha_t.sqrt()
     # 3. add noise with the posterior variance
-    if not bool((variance > 0).any()):
+    if not _adds_noise(variance, noise, x_t, f"ddpm_step at t={t}"):
         return mean
-    if noise is None:
-        raise ValueError(
-            f"ddpm_step at t={t} adds noise: pass noise=torch.randn(x_t.shape, generator=g)"
-        )
-    _images(x_t=x_t, noise=noise)
     return mean + variance.sqrt() * noise
 
 
@@ -253,13 +259,8 @@ def ddim_step(
     # 3. point back towards x_t along the predicted noise, with what variance is left
     direction = (1 - alpha_bar_prev - sigma**2).clamp(min=0).sqrt() * eps
     x_prev = alpha_bar_prev.sqrt() * x0_hat + direction
-    if not bool((sigma > 0).any()):
+    if not _adds_noise(sigma, noise, x_t, f"ddim_step with eta={eta}"):
         return x_prev
-    if noise is None:
-        raise ValueError(
-            f"ddim_step with eta={eta} adds noise: pass noise=torch.randn(x_t.shape, generator=g)"
-        )
-    _images(x_t=x_t, noise=noise)
     return x_prev + sigma * noise
 
 

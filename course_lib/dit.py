@@ -26,7 +26,7 @@ from course_lib import checks
 from course_lib.latent_diffusion import frozen_reader
 from course_lib.transformer import Block, modulate
 from course_lib.unet import timestep_embedding
-from course_lib.vit import divisors, patchify, unpatchify
+from course_lib.vit import check_patch_config, patchify, unpatchify
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,7 @@ class DiTConfig:
     learn_sigma: bool = False  # DiT also predicts a variance; flow matching needs none
 
     def __post_init__(self):
-        if self.image_size % self.patch_size:
-            raise ValueError(
-                f"latent side {self.image_size} is not divisible by patch_size "
-                f"{self.patch_size}; pick one of {divisors(self.image_size)}"
-            )
-        if self.dim % self.heads:
-            raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
+        check_patch_config(self)  # image_size: the latent side
         if self.learn_sigma:
             raise ValueError("learn_sigma is not supported: the course's DiT predicts one output")
 

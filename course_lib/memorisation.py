@@ -120,9 +120,8 @@ def train_and_sample(images: Tensor, setup: Setup, desc: str, progress: bool = T
     )
     shape = (setup.samples, 1, model.config.image_size, model.config.image_size)
     noise = torch.Generator().manual_seed(setup.seed + 1)  # the same noise for both models
-    denoiser = ema.model.to(memory_format=torch.contiguous_format)
     return diffusion.sample(
-        denoiser, schedule, shape, steps=setup.sampling_steps, generator=noise, progress=progress
+        ema.model, schedule, shape, steps=setup.sampling_steps, generator=noise, progress=progress
     )
 
 

@@ -3,7 +3,8 @@
 The notebook writes the interesting part, the loss of one batch, as a function; `fit`
 does the plumbing around it (optimizer step, EMA, budget, Ctrl-C). Every denoiser (the
 pixel, class-conditional and latent ones) trains through `fit_denoiser`, with its
-hyper-parameters in one frozen `DenoiserTraining`.
+hyper-parameters in one frozen `DenoiserTraining`; the classifiers, the encoders and the VAE
+train through `fit_one_cycle`, with theirs in a frozen `OneCycleTraining`.
 """
 
 from __future__ import annotations
@@ -141,37 +142,60 @@ def warmup_cosine(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+@dataclass(frozen=True, kw_only=True)
+class OneCycleTraining:
+    """How `fit_one_cycle` trains a classifier, an encoder or the VAE. Each recipe states its
+    own, like a denoiser's `DenoiserTraining`; `dataclasses.replace(hp, steps=...)` for a run
+    of another length."""
+
+    steps: int  # optimizer steps to take (a `seconds` cap may stop the run sooner)
+    batch_size: int  # training examples per step
+    lr: float  # the peak of the one-cycle learning rate
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay
+    decay_matrices_only: bool = False  # True: decay weight matrices, not biases, norms, scales
+
+    def __post_init__(self) -> None:
+        _check_count("steps", self.steps, low=0, example=2000)
+        _check_count("batch_size", self.batch_size, low=1, example=64)
+        _check_number("lr", self.lr, 0.0, math.inf, "2e-3")
+        if self.weight_decay != 0.0:
+            _check_number("weight_decay", self.weight_decay, 0.0, math.inf, "0.05, or 0.0")
+
+
 def fit_one_cycle(
     model: nn.Module,
     loss_fn: Callable[[nn.Module, tuple], Tensor],
     examples: tuple[Tensor, ...],
+    hp: OneCycleTraining,
     *,
-    steps: int,
-    lr: float,
-    batch_size: int,
     generator: torch.Generator | None,
-    params=None,
-    weight_decay: float = 0.0,
     seconds: float | None = None,
     desc: str = "training",
     progress: bool = True,
 ) -> TrainResult:
     """The classifiers' and the VAE's recipe: AdamW and a one-cycle learning rate peaking at
-    `lr` (Smith & Topin 2018) over `steps` shuffled batches of `examples`; `fit` does the rest.
+    hp.lr (Smith & Topin 2018) over hp.steps shuffled batches of `examples`; `fit` does the
+    rest.
 
-    params: parameters, or groups with their own weight_decay (default: all of `model`'s).
-    The rate only comes down at the end of `steps`: a `seconds` cap that stops the run
-    half-way leaves it near its peak."""
-    params = model.parameters() if params is None else params
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(steps, 1))
+    With hp.decay_matrices_only, parameters of fewer than 2 dimensions (biases, norms, a
+    learned scale) are not decayed. The rate only comes down at the end of hp.steps: a
+    `seconds` cap that stops the run half-way leaves it near its peak."""
+    params = list(model.parameters())
+    if hp.decay_matrices_only:
+        matrices = [p for p in params if p.ndim >= 2]
+        rest = [p for p in params if p.ndim < 2]
+        params = [{"params": matrices}, {"params": rest, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=hp.lr, total_steps=max(hp.steps, 1)
+    )
     return fit(
         model,
         loss_fn,
-        data.batches(*examples, batch_size=batch_size, generator=generator),
+        data.batches(*examples, batch_size=hp.batch_size, generator=generator),
         optimizer=optimizer,
         scheduler=scheduler,
-        steps=steps,
+        steps=hp.steps,
         seconds=seconds,
         desc=desc,
         progress=progress,
@@ -339,7 +363,9 @@ def fit_denoiser(
     value condition dropout puts in (see `denoiser_loss`). part(model): the module to
     optimize and average (the latent denoiser's U-Net, not its frozen text encoder).
     All randomness (batches, t, noise, dropout) comes from `generator`.
-    Returns (history, ema); `ema.model` is the averaged copy of the part.
+    Returns (history, ema); `ema.model` is the averaged copy of the part. hp.channels_last
+    speeds up training only: `model` and `ema.model` come back in the ordinary memory
+    layout, ready to save or sample.
     """
     _check_examples(examples, hp, cond_null)
     if hp.channels_last:
@@ -348,7 +374,7 @@ def fit_denoiser(
     def loss_fn(m: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
         return denoiser_loss(m, schedule, batch, hp, generator=generator, cond_null=cond_null)
 
-    return fit_with_ema(
+    result, ema = fit_with_ema(
         model,
         loss_fn,
         data.batches(*examples, batch_size=hp.batch_size, generator=generator),
@@ -362,3 +388,7 @@ def fit_denoiser(
         desc=desc,
         progress=progress,
     )
+    if hp.channels_last:
+        model.to(memory_format=torch.contiguous_format)
+        ema.model.to(memory_format=torch.contiguous_format)
+    return result, ema

@@ -63,6 +63,18 @@ def unpatchify(patches: Tensor, patch_size: int, image_size: int, channels: int)
     return rearrange(patches, "b (h w) (p1 p2 c) -> b c (h p1) (w p2)", h=side, p1=p, p2=p)
 
 
+def check_patch_config(config) -> None:
+    """Raise unless config.patch_size tiles config.image_size and config.heads split
+    config.dim: what a patch transformer's config (the ViT's, the DiT's) checks when built."""
+    if config.image_size % config.patch_size:
+        raise ValueError(
+            f"image_size {config.image_size} is not divisible by patch_size "
+            f"{config.patch_size}; pick one of {divisors(config.image_size)}"
+        )
+    if config.dim % config.heads:
+        raise ValueError(f"dim {config.dim} must be divisible by heads {config.heads}")
+
+
 @dataclass(frozen=True)
 class ViTConfig:
     image_size: int = 28  # square images, H = W
@@ -76,13 +88,7 @@ class ViTConfig:
     dropout: float = 0.0
 
     def __post_init__(self):
-        if self.image_size % self.patch_size:
-            raise ValueError(
-                f"image_size {self.image_size} is not divisible by patch_size "
-                f"{self.patch_size}; pick one of {divisors(self.image_size)}"
-            )
-        if self.dim % self.heads:
-            raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
+        check_patch_config(self)
 
     @property
     def num_patches(self) -> int:

@@ -34,6 +34,8 @@ EPS = torch.zeros(2, 1, 8, 8)
 UINT8 = torch.zeros(2, 1, 8, 8, dtype=torch.uint8)
 VIT = vit.ViT(vit.ViTConfig(dim=16, depth=1, heads=2, mlp_dim=32))
 DIGITS = torch.full((2, 1, 28, 28), -1.0)
+RGB_UINT8 = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)  # captioned digits as raw bytes
+RGB_255 = torch.full((2, 3, 32, 32), 255.0)  # floats, but on the 0..255 scale
 VAE = autoencoder.VAE(autoencoder.VAEConfig(width=16))
 UNET = unet.UNet(unet.UNetConfig(image_size=8, widths=(8, 16), attention_levels=()))
 PIPE = pipelines.DiffusionPipeline(UNET, SCHEDULE)
@@ -189,18 +191,8 @@ CASES = [
     ("vit shape", lambda: VIT(torch.zeros(2, 3, 28, 28)), ValueError, "(B, 1, 28, 28)"),
     ("vit nan", lambda: VIT(DIGITS * NAN), ValueError, "nan"),
     ("vit config", lambda: vit.ViTConfig(patch_size=5), ValueError, "not divisible"),
-    (
-        "clip image uint8",
-        lambda: CLIP.encode_image(torch.zeros(2, 3, 32, 32, dtype=torch.uint8)),
-        TypeError,
-        "float",
-    ),
-    (
-        "clip image 0..255",
-        lambda: CLIP.encode_image(torch.full((2, 3, 32, 32), 255.0)),
-        ValueError,
-        "[-1, 1]",
-    ),
+    ("clip image uint8", lambda: CLIP.encode_image(RGB_UINT8), TypeError, "float"),
+    ("clip image 0..255", lambda: CLIP.encode_image(RGB_255), ValueError, "[-1, 1]"),
     ("clip ids float", lambda: CLIP.encode_text(torch.zeros(2, 12)), TypeError, "int64"),
     ("clip loss nan", lambda: clip.clip_loss(UNIT, UNIT, NAN), ValueError, "finite"),
     (
@@ -234,18 +226,8 @@ CASES = [
         ValueError,
         "at most",
     ),
-    (
-        "vae uint8",
-        lambda: VAE.encode(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)),
-        TypeError,
-        "float",
-    ),
-    (
-        "vae 0..255",
-        lambda: VAE.encode(torch.full((1, 3, 32, 32), 255.0)),
-        ValueError,
-        "x / 127.5 - 1",
-    ),
+    ("vae uint8", lambda: VAE.encode(RGB_UINT8), TypeError, "float"),
+    ("vae 0..255", lambda: VAE.encode(RGB_255), ValueError, "x / 127.5 - 1"),
     ("vae latents", lambda: VAE.decode(torch.zeros(1, 4, 4, 4)), ValueError, "(B, 4, 8, 8)"),
     (
         "vae float64",

@@ -2,6 +2,7 @@
 page that carries the figure as embedded PNG data (readable offline, without a kernel)."""
 
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,16 +18,18 @@ WIDGET_NOTEBOOK = [
 ]
 
 
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A Python 3 notebook of these code cells (not run yet), written to `path`."""
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernel})
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, path)
+    return path
+
+
 @pytest.fixture
 def page(tmp_path):
-    nb = nbformat.v4.new_notebook(
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        }
-    )
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in WIDGET_NOTEBOOK]
-    path = tmp_path / "99_widget.ipynb"
-    nbformat.write(nb, path)
+    path = write_notebook(tmp_path / "99_widget.ipynb", WIDGET_NOTEBOOK)
     (page,) = site.build([path], tmp_path / "site")
     assert (tmp_path / "site" / "index.html").read_text().count("99_widget.html") == 1
     return page.read_text()
@@ -63,14 +66,7 @@ PLOTLY_NOTEBOOK = [
 
 
 def test_plotly_figures_are_on_the_page_offline(tmp_path):
-    nb = nbformat.v4.new_notebook(
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        }
-    )
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in PLOTLY_NOTEBOOK]
-    path = tmp_path / "98_plotly.ipynb"
-    nbformat.write(nb, path)
+    path = write_notebook(tmp_path / "98_plotly.ipynb", PLOTLY_NOTEBOOK)
     executed = site.execute(path)
     shown = sum(site.PLOTLY in o.get("data", {}) for c in executed.cells for o in c.outputs)
     assert shown == 2, "the kernel should show plotly's own mimetype"

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from course_lib import diffusion, train
+from course_lib import data, diffusion, train
 from course_lib.unet import UNet, UNetConfig
 
 
@@ -89,6 +89,49 @@ def test_warmup_cosine_rises_linearly_then_falls_to_the_floor():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)  # after the last step
 
 
+def test_fit_one_cycle_is_adamw_and_one_cycle_at_its_numbers():
+    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    hp = train.OneCycleTraining(steps=40, batch_size=16, lr=0.05, weight_decay=0.01)
+
+    def loss_fn(m, batch):
+        return ((m(batch[0]) - batch[1]) ** 2).mean()
+
+    def run(by_hand: bool) -> list[float]:
+        torch.manual_seed(0)
+        model, generator = torch.nn.Linear(3, 1), torch.Generator().manual_seed(1)
+        if not by_hand:
+            result = train.fit_one_cycle(model, loss_fn, (x, y), hp, generator=generator)
+            return result.losses
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.01)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=40)
+        batches = data.batches(x, y, batch_size=16, generator=generator)
+        result = train.fit(
+            model, loss_fn, batches, optimizer=optimizer, scheduler=schedule, steps=40
+        )
+        return result.losses
+
+    losses = run(by_hand=False)
+    assert len(losses) == hp.steps and losses[-1] < 0.5 * losses[0]
+    assert losses == run(by_hand=True)
+    # zero gradients: only weight decay moves the weights, and decay_matrices_only spares the bias
+    still = torch.nn.Linear(3, 1)
+    weight, bias = still.weight.detach().clone(), still.bias.detach().clone()
+    spare = dataclasses.replace(hp, steps=5, weight_decay=0.5, decay_matrices_only=True)
+    train.fit_one_cycle(still, lambda m, batch: 0 * m(batch[0]).sum(), (x,), spare, generator=None)
+    assert torch.equal(still.bias, bias) and bool((still.weight.abs() < weight.abs()).all())
+    assert dataclasses.replace(hp, steps=5).steps == 5 and hp.steps == 40
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hp.lr = 1.0
+    for bad, match in [
+        (dict(batch_size=0), "batch_size must be a whole number >= 1"),
+        (dict(lr=-1e-3), "lr must be a number > 0"),
+        (dict(weight_decay=-0.1), "weight_decay must be a number > 0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            dataclasses.replace(hp, **bad)
+
+
 def test_fit_with_ema_trains_and_averages_only_the_part():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 1))
@@ -148,6 +191,8 @@ def test_fit_denoiser_lowers_the_loss_on_a_toy():
     assert last < 0.5 * first  # a zero guess scores about 1; the noise is learnable here
     assert isinstance(ema.model, UNet)
     assert not torch.equal(ema.model.conv_out.weight, model.conv_out.weight)  # EMA lags
+    for trained in (model, ema.model):  # channels_last was for training only
+        assert all(p.is_contiguous() for p in trained.parameters())
     meta = train.denoiser_metadata(hp, result, ema.model)  # what a checkpoint records
     assert meta["training"] == dataclasses.asdict(hp) and meta["steps"] == hp.steps
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())

@@ -1,11 +1,14 @@
 """Tiny, untrained models for tests that need a whole pipeline but not a trained one."""
 
+from dataclasses import replace
+
 import torch
 
 from course_lib import diffusion, pipelines
 from course_lib.autoencoder import VAE, VAEConfig
 from course_lib.clip import TextEncoder, TextEncoderConfig
 from course_lib.latent_diffusion import TextConditioned
+from course_lib.recipes import ldm_digits
 from course_lib.unet import UNet, UNetConfig
 
 
@@ -16,18 +19,8 @@ def text_to_image(make_denoiser=None) -> pipelines.TextToImagePipeline:
     with its text encoder, as in ldm-digits)."""
     torch.manual_seed(0)
     text = TextEncoder(TextEncoderConfig(dim=32, depth=1, heads=4, mlp_dim=64))
-    unet = UNet(
-        UNetConfig(
-            image_size=8,
-            channels=4,
-            widths=(16, 32),
-            blocks_per_level=1,
-            attention_levels=(1,),
-            cond_dim=32,
-            groups=8,
-            heads=4,
-        )
-    )
+    # ldm-digits' U-Net (4x8x8 latents, cross-attention), two levels and half the widths
+    unet = UNet(replace(ldm_digits.MODEL, widths=(16, 32), attention_levels=(1,), cond_dim=32))
     for p in unet.parameters():  # the U-Net starts at zero output; make it say something
         torch.nn.init.normal_(p, std=0.05)
     schedule = diffusion.NoiseSchedule.cosine(1000)

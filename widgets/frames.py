@@ -1,5 +1,5 @@
 """Drawing helpers every explorer shares: tensors to pixels, tiles and grids, text labels,
-pixels to PNG/JPEG bytes.
+pixels to PNG/JPEG bytes, and the matplotlib figures of `static()`.
 
 Explorers keep one `ipywidgets.Image` and swap its bytes; these helpers make the bytes.
 Arrays are uint8, (H, W) grey or (H, W, 3) RGB. Images come in as (C, H, W) tensors in
@@ -127,6 +127,25 @@ def encode(pixels: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
 def decode(data: bytes) -> np.ndarray:
     """Frame bytes back to a uint8 array (for tests and checks)."""
     return np.asarray(PILImage.open(io.BytesIO(data)))
+
+
+def finish_figure(fig):
+    """Hide every axis of a matplotlib figure and tighten its layout: how `static()` ends."""
+    for ax in fig.axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def column_figure(shown: list[np.ndarray], width: float, row_height: float):
+    """A matplotlib figure of uint8 frames, one under another, `row_height` inches each."""
+    import matplotlib.pyplot as plt
+
+    rows = len(shown)
+    fig, axes = plt.subplots(rows, 1, figsize=(width, row_height * rows), squeeze=False)
+    for ax, frame in zip(axes[:, 0], shown, strict=True):
+        ax.imshow(frame)
+    return finish_figure(fig)
 
 
 def new_frame(fmt: str = "png", width: int | None = None) -> ipw.Image:

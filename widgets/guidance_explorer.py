@@ -151,10 +151,8 @@ class GuidanceExplorer(Explorer):
         for ax, s in zip(np.atleast_1d(axes), picked, strict=True):
             ax.imshow(grid_pixels(grids[self.scales.index(s)], self.columns, 1))
             ax.set_title(f"w = {s:g}", fontsize=10)
-            ax.axis("off")
         fig.suptitle(f"digit {self.key()[0]}: the same noise at each guidance scale", fontsize=10)
-        fig.tight_layout()
-        return fig
+        return frames.finish_figure(fig)
 
     @classmethod
     def demo(cls) -> GuidanceExplorer:

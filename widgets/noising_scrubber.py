@@ -157,9 +157,7 @@ class NoisingScrubber(Explorer):
                 ax.imshow(pixels[t], cmap="gray", vmin=0, vmax=255)
                 a = float(self.schedules[schedule].alpha_bar[t])
                 ax.set_title(f"{schedule} t={t}\nalpha_bar={a:.2f}", fontsize=8)
-                ax.axis("off")
-        fig.tight_layout()
-        return fig
+        return frames.finish_figure(fig)
 
     @classmethod
     def demo(cls) -> NoisingScrubber:

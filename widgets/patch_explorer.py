@@ -203,9 +203,7 @@ class PatchExplorer(Explorer):
             n, busiest = len(patches), int(patches.std(dim=1).argmax())
             ax.imshow(compose(image, size, busiest, self._scale()))
             ax.set_title(f"patch {size}: {n} tokens of {size * size * image.shape[0]} numbers")
-            ax.axis("off")
-        fig.tight_layout()
-        return fig
+        return frames.finish_figure(fig)
 
     @classmethod
     def demo(cls) -> PatchExplorer:

@@ -232,18 +232,11 @@ class SimilarityExplorer(Explorer):
         self, prompts: tuple[str, ...] = ("a large red seven", "a small blue two in the top right")
     ):
         """A matplotlib figure: the frames for a few prompts at the learned temperature."""
-        import matplotlib.pyplot as plt
-
         temperature = 1.0 / self.model.logit_scale.item()
         shown = [
             self.compose(p, temperature, i * 97 % len(self.images)) for i, p in enumerate(prompts)
         ]
-        fig, axes = plt.subplots(len(shown), 1, figsize=(9, 4.2 * len(shown)))
-        for ax, frame in zip(np.atleast_1d(axes), shown, strict=True):
-            ax.imshow(frame)
-            ax.axis("off")
-        fig.tight_layout()
-        return fig
+        return frames.column_figure(shown, width=9, row_height=4.2)
 
     @classmethod
     def demo(cls) -> SimilarityExplorer:

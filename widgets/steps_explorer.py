@@ -187,10 +187,7 @@ class StepsExplorer(Explorer):
             ax.imshow(self.frame_pixels("latents", prompt, steps))
             ax.set_title(f'"{prompt}": {steps} steps (top DDIM, bottom Euler)', fontsize=9)
         axes[-1].imshow(self.frame_pixels("toy", prompt, 4))
-        for ax in axes:
-            ax.axis("off")
-        fig.tight_layout()
-        return fig
+        return frames.finish_figure(fig)
 
     @classmethod
     def demo(cls) -> StepsExplorer:

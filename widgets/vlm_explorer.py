@@ -132,8 +132,6 @@ class VLMExplorer(Explorer):
 
     def static(self):
         """A matplotlib figure: one image asked three ways, then seen at 8 x 8 pixels."""
-        import matplotlib.pyplot as plt
-
         settings = [
             (vlm.QUESTIONS["color"], 32),
             (vlm.QUESTIONS["caption"], 32),
@@ -141,12 +139,7 @@ class VLMExplorer(Explorer):
             (vlm.QUESTIONS["digit"], 8),
         ]
         shown = [self.compose(("test", 1), q, r) for q, r in settings]
-        fig, axes = plt.subplots(len(shown), 1, figsize=(9, 2.4 * len(shown)))
-        for ax, frame in zip(axes, shown, strict=True):
-            ax.imshow(frame)
-            ax.axis("off")
-        fig.tight_layout()
-        return fig
+        return frames.column_figure(shown, width=9, row_height=2.4)
 
     @classmethod
     def demo(cls) -> VLMExplorer:

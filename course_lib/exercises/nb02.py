@@ -60,14 +60,14 @@ def check_head(mine, model, images: Tensor) -> object:
     on the trained ViT `model` and a few digits (B, 1, 28, 28)."""
     with torch.no_grad():
         states = model.hidden_states(images[:6])
-        cases = [(model.blocks[0], states[0], 0), (model.blocks[2], states[2], 1)]
-        cases.append((model.blocks[3], states[3], 3))
+        picks = [(0, 0), (2, 1), (3, 3)]  # (layer, head)
+        cases = [(model.blocks[layer], states[layer], head) for layer, head in picks]
         return compare(
             mine,
             reference_head,
             cases,
             name="your head attention",
-            labels=["layer 1, head 0", "layer 3, head 1", "layer 4, head 3"],
+            labels=[f"layer {layer + 1}, head {head}" for layer, head in picks],
             diagnose=diagnose_head,
         )
 

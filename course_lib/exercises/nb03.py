@@ -44,17 +44,18 @@ def _unit(rows: int, generator: torch.Generator, dim: int = 64) -> Tensor:
 def check_clip_loss(mine) -> object:
     """Exercise 1: my_clip_loss(image_emb, text_emb, logit_scale) -> a 0-d tensor."""
     generator = torch.Generator().manual_seed(1)
-    cases = []
+    cases, labels = [], []
     for batch, scale in [(2, 1.0), (8, 1 / 0.07), (64, 100.0), (256, 30.0)]:
         image_emb = _unit(batch, generator)
         text_emb = F.normalize(image_emb + 0.8 * _unit(batch, generator), dim=-1)  # paired
         cases.append((image_emb, text_emb, scale))
+        labels.append(f"batch {batch}, scale {scale:.3g}")
     return compare(
         mine,
         clip.clip_loss,
         cases,
         name="your loss",
-        labels=["batch 2, scale 1", "batch 8, scale 14.3", "batch 64, scale 100", "batch 256"],
+        labels=labels,
         diagnose=diagnose_loss,
     )
 

@@ -200,16 +200,17 @@ def check_ddpm_step(mine, schedule: diffusion.NoiseSchedule) -> object:
     """Exercise 4 (find the bug): my_ddpm_step(schedule, x_t, eps, t, noise), t an int,
     against diffusion.ddpm_step at a low, a middle, a high and the last timestep."""
     generator = torch.Generator().manual_seed(8)
-    cases = []
+    cases, labels = [], []
     for t in (10, 500, 900, 0):
         x_t, eps, noise = (torch.randn(3, 1, 28, 28, generator=generator) for _ in range(3))
         cases.append((schedule, x_t, eps, t, noise))
+        labels.append(f"t = {t}" + (" (no noise added)" if t == 0 else ""))
     return compare(
         mine,
         diffusion.ddpm_step,
         cases,
         name="your DDPM step",
-        labels=["t = 10", "t = 500", "t = 900", "t = 0 (no noise added)"],
+        labels=labels,
         diagnose=diagnose_ddpm_step,
         atol=1e-4,
         planted=planted_ddpm_step,

@@ -9,8 +9,6 @@ Quality is judged by the separately trained `vit-digits` ViT.
 
 from __future__ import annotations
 
-import torch
-
 from course_lib import config, data, diffusion, train
 from course_lib.recipes import Row
 from course_lib.unet import UNet, UNetConfig
@@ -47,9 +45,8 @@ def build(seed: int = 0):
         cond_null=NUM_CLASSES,  # the "no label" index
         desc=NAME,
     )
-    shipped = ema.model.to(memory_format=torch.contiguous_format)
     metrics = {"schedule": SCHEDULE, "pipeline": PIPELINE}
-    return shipped, {**metrics, **train.denoiser_metadata(TRAINING, result, shipped)}
+    return ema.model, {**metrics, **train.denoiser_metadata(TRAINING, result, ema.model)}
 
 
 def benchmark() -> list[Row]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import torch
@@ -14,9 +15,9 @@ from course_lib.zero_shot import evaluate
 
 NAME = "clip-digits"
 HALF = True  # ~0.3M parameters; fp16 weights score the same as fp32
-STEPS = 1500
-BATCH_SIZE = 256
-LR = 2e-3
+TRAINING = train.OneCycleTraining(
+    steps=1500, batch_size=256, lr=2e-3, weight_decay=0.05, decay_matrices_only=True
+)
 MAX_SHIFT = 1  # +-1 px: new handwriting positions, never out of the layout's quadrant
 
 
@@ -45,17 +46,11 @@ def train_clip(
     images, captions = pairs or data.captioned_digits("train")[:2]
     token_ids = model.tokenize(captions)  # (4000, L), on the model's device
     images = images.to(token_ids.device)
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    rest = [p for p in model.parameters() if p.ndim < 2]  # biases, norms, the logit scale
-    groups = [{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}]
     return train.fit_one_cycle(
         model,
         loss_fn or (lambda m, batch: contrastive_loss(m, batch, generator)),
         (images, token_ids),
-        steps=steps,
-        lr=LR,
-        batch_size=BATCH_SIZE,
-        params=groups,
+        dataclasses.replace(TRAINING, steps=steps),
         generator=generator,
         seconds=seconds,
         desc=NAME,
@@ -73,14 +68,9 @@ def build(seed: int = 0):
     config.seed_everything(seed)
     _, captions, _ = data.captioned_digits("train")
     model = CLIP(CLIPConfig(vocab=build_vocab(captions)))  # the tokenizer, from the captions
-    result = train_clip(model, STEPS, seed)
+    result = train_clip(model, TRAINING.steps, seed)
     metrics = {k: round(v, 4) for k, v in test_metrics(model).items()}
-    metrics.update(
-        steps=result.steps,
-        train_seconds=round(result.seconds, 1),
-        final_loss=round(sum(result.losses[-50:]) / 50, 4),
-        logit_scale=round(model.logit_scale.item(), 2),
-    )
+    metrics.update(result.summary(window=50), logit_scale=round(model.logit_scale.item(), 2))
     return model, metrics
 
 
@@ -103,5 +93,5 @@ def benchmark() -> list[Row]:
     rows = [Row(NAME, f"{k} (1,000 test images)", metrics[k], t) for k, t in TARGETS.items()]
     fresh = CLIP(model.config)
     run = partial(train_clip, fresh, progress=False)  # run(steps)
-    rows.append(training_step_row(NAME, run, BATCH_SIZE, warmup=3, steps=30))
+    rows.append(training_step_row(NAME, run, TRAINING.batch_size, warmup=3, steps=30))
     return rows

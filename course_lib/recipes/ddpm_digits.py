@@ -45,9 +45,8 @@ def build(seed: int = 0):
         generator=config.seed_everything(seed),
         desc=NAME,
     )
-    shipped = ema.model.to(memory_format=torch.contiguous_format)
     metrics = {"schedule": SCHEDULE, "pipeline": PIPELINE}
-    return shipped, {**metrics, **train.denoiser_metadata(TRAINING, result, shipped)}
+    return ema.model, {**metrics, **train.denoiser_metadata(TRAINING, result, ema.model)}
 
 
 def benchmark() -> list[Row]:

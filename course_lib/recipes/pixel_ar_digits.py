@@ -8,6 +8,7 @@ purpose: it shows the costs of the approach, it does not compete with the denois
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
@@ -18,7 +19,7 @@ from course_lib.recipes import Row
 NAME = "pixel-ar-digits"
 HALF = False  # 0.06M parameters: fp32 is 0.25 MB
 MODEL = autoregressive.PixelARConfig()
-STEPS, BATCH_SIZE, LR = 400, 32, 3e-3
+TRAINING = train.OneCycleTraining(steps=400, batch_size=32, lr=3e-3)
 
 
 def build(seed: int = 0):
@@ -31,21 +32,14 @@ def build(seed: int = 0):
         return autoregressive.bits_per_pixel(m, batch[0]).mean()
 
     result = train.fit_one_cycle(
-        model,
-        loss_fn,
-        (pixels,),
-        steps=STEPS,
-        lr=LR,
-        batch_size=BATCH_SIZE,
-        generator=generator,
-        desc=NAME,
+        model, loss_fn, (pixels,), TRAINING, generator=generator, desc=NAME
     )
     test = autoregressive.binarised_digits("test")
     with torch.no_grad():
         bits = autoregressive.bits_per_pixel(model.eval(), test).mean().item()
     metrics = {
         "test_bits_per_pixel": round(bits, 4),
-        "training": {"steps": STEPS, "batch_size": BATCH_SIZE, "lr": LR},
+        "training": dataclasses.asdict(TRAINING),
         **result.summary(),
     }
     return model, metrics

@@ -14,9 +14,7 @@ from course_lib.recipes import Row, training_step_row
 
 NAME = "vae-digits"
 HALF = True  # ~0.4M parameters; fp16 weights reconstruct the same (see benchmark)
-STEPS = 2000
-BATCH_SIZE = 64
-LR = 2e-3
+TRAINING = train.OneCycleTraining(steps=2000, batch_size=64, lr=2e-3)
 
 
 def train_vae(
@@ -26,7 +24,7 @@ def train_vae(
     images: torch.Tensor | None = None,
     seconds: float | None = None,
     progress: bool = True,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int = TRAINING.batch_size,
 ) -> train.TrainResult:
     """AdamW with a one-cycle learning rate on the captioned training digits.
 
@@ -39,9 +37,7 @@ def train_vae(
         model,
         lambda m, batch: autoencoder.vae_loss(m, batch[0], generator)["loss"],
         (images,),
-        steps=steps,
-        lr=LR,
-        batch_size=batch_size,
+        dataclasses.replace(TRAINING, steps=steps, batch_size=batch_size),
         generator=generator,
         seconds=seconds,
         desc=NAME,
@@ -79,11 +75,11 @@ def build(seed: int = 0):
     config.seed_everything(seed)
     images, _, _ = data.captioned_digits("train")
     model = VAE(VAEConfig())
-    result = train_vae(model, STEPS, seed, images=images)
+    result = train_vae(model, TRAINING.steps, seed, images=images)
     model = with_scaling_factor(model.eval(), images)
     quality = reconstruction_quality(model)
     metrics = {k: round(v, 4) for k, v in quality.items()}
-    metrics.update(steps=result.steps, train_seconds=round(result.seconds, 1))
+    metrics.update(result.summary())
     return model, metrics
 
 
@@ -106,7 +102,7 @@ def benchmark() -> list[Row]:
     images = torch.rand(64, 3, 32, 32) * 2 - 1
     fresh = VAE(VAEConfig())
     run = partial(train_vae, fresh, images=images, progress=False)  # run(steps)
-    rows.append(training_step_row(NAME, run, BATCH_SIZE, warmup=3, steps=20))
+    rows.append(training_step_row(NAME, run, TRAINING.batch_size, warmup=3, steps=20))
     with torch.no_grad():
         latent = torch.randn(1, *model.config.latent_shape)
         model.decode(latent)

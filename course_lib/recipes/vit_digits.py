@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import torch
@@ -13,9 +14,8 @@ from course_lib.vit import ViT, ViTConfig, predict
 
 NAME = "vit-digits"
 HALF = False  # 0.14M parameters: 0.55 MB in fp32, not worth the rounding
-STEPS = 7000
-BATCH_SIZE = 128
-LR = 2e-3
+TRAINING = train.OneCycleTraining(steps=7000, batch_size=128, lr=2e-3, weight_decay=0.05)
+LR = TRAINING.lr  # notebook 02 trains a ViT of its own at this rate
 
 
 def classification_loss(model: ViT, batch, generator: torch.Generator | None = None):
@@ -32,10 +32,7 @@ def train_vit(model: ViT, steps: int, seed: int = 0, progress: bool = True) -> t
         model,
         lambda m, batch: classification_loss(m, batch, generator),
         (images, labels),
-        steps=steps,
-        lr=LR,
-        batch_size=BATCH_SIZE,
-        weight_decay=0.05,
+        dataclasses.replace(TRAINING, steps=steps),
         generator=generator,
         desc=NAME,
         progress=progress,
@@ -51,12 +48,8 @@ def build(seed: int = 0):
     """Train vit-digits from scratch: the run behind the shipped weights."""
     config.seed_everything(seed)
     model = ViT(ViTConfig())
-    result = train_vit(model, STEPS, seed)
-    metrics = {
-        "test_accuracy": round(test_accuracy(model), 4),
-        "steps": result.steps,
-        "train_seconds": round(result.seconds, 1),
-    }
+    result = train_vit(model, TRAINING.steps, seed)
+    metrics = {"test_accuracy": round(test_accuracy(model), 4), **result.summary()}
     return model, metrics
 
 
@@ -67,5 +60,5 @@ def benchmark() -> list[Row]:
     rows = [Row(NAME, "test accuracy (1,000 digits)", test_accuracy(model), ">= 0.97")]
     fresh = ViT(ViTConfig())
     run = partial(train_vit, fresh, progress=False)  # run(steps)
-    rows.append(training_step_row(NAME, run, BATCH_SIZE, warmup=5, steps=100))
+    rows.append(training_step_row(NAME, run, TRAINING.batch_size, warmup=5, steps=100))
     return rows

@@ -4,6 +4,7 @@ on the answers only. Every image is asked all five questions in each batch."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -19,9 +20,9 @@ NAME = "vlm-digits"
 HALF = True  # ~0.4M parameters; fp16 weights answer the same as fp32 (see the benchmark)
 PIPELINE = "course_lib.pipelines.VLMPipeline"
 MODEL = VLMConfig()  # patch 8: 16 image tokens
-STEPS = 2000
-BATCH_SIZE = 64  # images a step; each is asked three of the five questions (192 sequences)
-LR = 2e-3
+# 64 images a step, each asked three of the five questions (192 sequences)
+TRAINING = train.OneCycleTraining(steps=2000, batch_size=64, lr=2e-3, weight_decay=0.01)
+STEPS = TRAINING.steps  # notebook 08's full-mode budget
 MAX_SHIFT = 2  # +-2 px: new handwriting positions, never out of the layout's quadrant
 TABLES = Path(__file__).with_name("vlm_digits_tables.json")  # written by benchmark()
 
@@ -61,7 +62,7 @@ def train_vlm(
     progress: bool = True,
     seconds: float | None = None,
 ) -> train.TrainResult:
-    """AdamW with a one-cycle learning rate over `steps` batches of BATCH_SIZE images."""
+    """AdamW with a one-cycle learning rate over `steps` batches of TRAINING.batch_size images."""
     generator = config.seed_everything(seed)
     images, _, attributes = data.captioned_digits("train")
     question_ids, answer_ids = qa_tensors(model, attributes)
@@ -70,10 +71,7 @@ def train_vlm(
         model,
         lambda m, batch: batch_loss(m, batch, question_ids, generator),
         (images, answer_ids),
-        steps=steps,
-        lr=LR,
-        batch_size=BATCH_SIZE,
-        weight_decay=0.01,
+        dataclasses.replace(TRAINING, steps=steps),
         generator=generator,
         seconds=seconds,
         desc=NAME,
@@ -128,13 +126,8 @@ def build(seed: int = 0, model_config: VLMConfig = MODEL, steps: int = STEPS):
     model = VLM(model_config)
     result = train_vlm(model, steps, seed)
     metrics = {k: round(v, 4) for k, v in test_metrics(model).items()}
-    metrics.update(
-        steps=result.steps,
-        train_seconds=round(result.seconds, 1),
-        final_loss=round(sum(result.losses[-50:]) / 50, 4),
-        parameters=sum(p.numel() for p in model.parameters()),
-        pipeline=PIPELINE,
-    )
+    metrics.update(result.summary(window=50), pipeline=PIPELINE)
+    metrics["parameters"] = sum(p.numel() for p in model.parameters())
     return model, metrics
 
 
@@ -246,7 +239,7 @@ TARGETS = {
 
 
 def training_step_ms(model_config: VLMConfig, steps: int = 10) -> float:
-    """Milliseconds per training step (BATCH_SIZE images, five questions each), fresh weights."""
+    """Milliseconds per training step (TRAINING.batch_size images), fresh weights."""
     model = VLM(model_config)
     train_vlm(model, 2, progress=False)  # warm-up
     result = train_vlm(model, steps, progress=False)
