@@ -42,7 +42,8 @@ lab: setup
 # Browser tests (tests/browser) need Chromium: `sudo apt-get install -y chromium` (.ci/run
 # does it); without it they are skipped, with the reason in the summary.
 test: setup test-ipywidgets7
-	COURSE_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -n $(TEST_WORKERS) --nbval-lax --durations=15 tests notebooks notebooks/solutions
+	COURSE_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -n $(TEST_WORKERS) --nbval-lax --durations=15 \
+	  --junitxml=artifacts/junit.xml tests notebooks notebooks/solutions
 
 test-ipywidgets7: $(VENV7)/.installed
 	$(BIN7)/python -c "import ipywidgets as w; assert w.__version__.startswith('7.7'), w.__version__; print('ipywidgets', w.__version__)"

@@ -100,6 +100,56 @@ def latency_summary(records: list[dict]) -> list[str]:
     ]
 
 
+CI_PHASES = BROWSER_LATENCY.parents[1] / "ci-phases.tsv"  # written by .ci/run
+CI_TEST_LOG = BROWSER_LATENCY.parents[1] / "ci-test.log"
+
+
+def ci_report() -> list[str]:
+    """The last `.ci/run` on this checkout: seconds per phase, then pytest's own totals."""
+    if not CI_PHASES.exists():
+        return ["No CI timings yet: `bash .ci/run` records them."]
+    lines = ["| CI phase | seconds |", "|---|---|"]
+    for row in CI_PHASES.read_text().splitlines():
+        name, seconds = row.split("\t")
+        lines.append(f"| {name} | {seconds} |")
+    if CI_TEST_LOG.exists():  # e.g. "=== 1021 passed, 231 deselected in 402.31s (0:06:42) ==="
+        totals = [line.strip("= ") for line in CI_TEST_LOG.read_text().splitlines()]
+        lines += [f"pytest: {t}" for t in totals if " in " in t and "passed" in t]
+    return lines
+
+
+JUNIT = BROWSER_LATENCY.parents[1] / "junit.xml"  # written by `make test`
+
+
+def notebook_times(junit: Path = JUNIT) -> list[str]:
+    """Seconds each notebook took in the last `make test`: its cells under nbval (summed) and
+    its browser test (run all cells in JupyterLab, then move every widget)."""
+    import xml.etree.ElementTree as ET
+
+    if not junit.exists():
+        return ["No test timings yet: `make test` records them."]
+    seconds: dict[tuple[str, str], float] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name, where = case.get("name", ""), case.get("classname", "")
+        if name.startswith("Cell "):  # nbval: classname "notebooks.solutions.05_unet.ipynb"
+            notebook = where.removesuffix(".ipynb").split(".")[-1]
+            key = (notebook, "solutions" if ".solutions." in where else "student")
+        elif name.startswith("test_notebook_runs_and_its_widgets"):
+            key = (name.split("[")[-1].removesuffix(".ipynb]"), "browser")
+        else:
+            continue
+        seconds[key] = seconds.get(key, 0.0) + float(case.get("time", 0))
+    lines = [
+        "| notebook | instructor (nbval) s | student (nbval) s | browser s |",
+        "|---|---|---|---|",
+    ]
+    for notebook in sorted({k[0] for k in seconds}):
+        cells = [seconds.get((notebook, kind)) for kind in ("solutions", "student", "browser")]
+        shown = [f"{c:.0f}" if c is not None else "-" for c in cells]
+        lines.append(f"| {notebook} | " + " | ".join(shown) + " |")
+    return lines
+
+
 def main() -> None:
     import sys
 
@@ -109,6 +159,8 @@ def main() -> None:
             rows += bench(getattr(widgets, name))
         print(markdown_table(rows))
         print()
+    print("\n".join(ci_report()) + "\n")
+    print("\n".join(notebook_times()) + "\n")
     if BROWSER_LATENCY.exists():
         print("Browser round trip, key press to new image loaded (JupyterLab + Chromium):\n")
         print(browser_table(json.loads(BROWSER_LATENCY.read_text())))
