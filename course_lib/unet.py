@@ -94,6 +94,20 @@ class ResBlock(nn.Module):
         return self.skip(x) + h
 
 
+def attention_with_weights(
+    q: Tensor, k: Tensor, v: Tensor, heads: int, mask: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """softmax(Q K^T / sqrt(d)) V over `heads` heads of width d = C / heads, the softmax
+    written out (Vaswani et al. 2017): q (B, N, C), k and v (B, M, C), mask (B, M) bool with
+    True = keep -> (out (B, N, C), weights (B, heads, N, M), each row summing to 1 over M)."""
+    q, k, v = (rearrange(a, "b n (h d) -> b h n d", h=heads) for a in (q, k, v))
+    scores = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5  # (B, heads, N, M)
+    if mask is not None:
+        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))  # pads: weight 0
+    weights = scores.softmax(dim=-1)  # each query's weights over the M keys sum to 1
+    return rearrange(weights @ v, "b h n d -> b n (h d)"), weights
+
+
 class Attention(nn.Module):
     """Self-attention over the H*W positions, plus cross-attention to condition tokens if given.
 
@@ -131,12 +145,15 @@ class Attention(nn.Module):
 
     def _attend_and_keep(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
         """`_attend` with the softmax written out, its weights kept in self.cross_attention."""
-        q, k, v = (rearrange(a, "b n (h d) -> b h n d", h=self.heads) for a in (q, k, v))
-        scores = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5  # (B, heads, H*W, L)
-        if mask is not None:
-            scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))  # pads: 0
-        self.cross_attention = weights = scores.softmax(dim=-1)  # rows sum to 1
-        return rearrange(weights @ v, "b h n d -> b n (h d)")
+        out, self.cross_attention = attention_with_weights(q, k, v, self.heads, mask)
+        return out
+
+    def cross_qkv(self, x: Tensor, tokens: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Cross-attention's queries (B, H*W, C), one per image position of x (B, C, H, W),
+        and its keys and values (B, L, C), one per condition token of tokens (B, L, D_c)."""
+        q = rearrange(self.to_q(self.cross_norm(x)), "b c h w -> b (h w) c")  # (B, H*W, C)
+        k, v = self.to_kv(tokens).chunk(2, dim=-1)  # each (B, L, C)
+        return q, k, v
 
     def forward(self, x: Tensor, tokens: Tensor | None = None, mask: Tensor | None = None):
         _, _, height, width = x.shape
@@ -144,10 +161,8 @@ class Attention(nn.Module):
         out = self._attend(*qkv.chunk(3, dim=-1))  # (B, H*W, C)
         x = x + self.to_out(rearrange(out, "b (h w) c -> b c h w", h=height, w=width))
         if self.cross is not None and tokens is not None:
-            q = rearrange(self.to_q(self.cross_norm(x)), "b c h w -> b (h w) c")  # (B, H*W, C)
-            k, v = self.to_kv(tokens).chunk(2, dim=-1)  # each (B, L, C)
             attend = self._attend_and_keep if self.keep_cross_attention else self._attend
-            out = attend(q, k, v, mask)
+            out = attend(*self.cross_qkv(x, tokens), mask)
             x = x + self.cross(rearrange(out, "b (h w) c -> b c h w", h=height, w=width))
         return x
 

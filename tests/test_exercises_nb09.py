@@ -45,13 +45,6 @@ def test_steps_needed(capsys):
     assert first_word(capsys)[:3] == ["Correct", "Not yet", "Not right"]
 
 
-def buggy_short(velocity, x, steps):  # the notebook's bug: one time too few on the grid
-    times = torch.linspace(1, 0, steps)
-    for t, t_next in zip(times[:-1], times[1:], strict=True):
-        x = x + (t_next - t) * velocity(x, t)
-    return x
-
-
 def buggy_backwards(velocity, x, steps):
     times = torch.linspace(0, 1, steps + 1)
     for t, t_next in zip(times[:-1], times[1:], strict=True):
@@ -59,10 +52,44 @@ def buggy_backwards(velocity, x, steps):
     return x
 
 
+def buggy_too_many(velocity, x, steps):  # the planted bug "fixed" twice over
+    times = torch.linspace(1, 0, steps + 2)
+    for t, t_next in zip(times[:-1], times[1:], strict=True):
+        x = x + (t_next - t) * velocity(x, t)
+    return x
+
+
+def buggy_velocity_at_end(velocity, x, steps):
+    times = torch.linspace(1, 0, steps + 1)
+    for t, t_next in zip(times[:-1], times[1:], strict=True):
+        x = x + (t_next - t) * velocity(x, t_next)
+    return x
+
+
 def test_euler_sample(capsys):
     assert nb09.check_euler_sample(nb09.reference_euler_sample).passed
     assert nb09.check_euler_sample(stub).status == "Not yet"
-    short = nb09.check_euler_sample(buggy_short)
-    assert short.status == "Not right" and "one step too few" in short.message
-    assert nb09.check_euler_sample(buggy_backwards).status == "Not right"
-    assert first_word(capsys) == ["Correct", "Not yet", "Not right", "Not right"]
+    planted = nb09.check_euler_sample(nb09.planted_euler_sample)  # handed out unchanged
+    assert planted.status == "Not yet" and "planted bug" in planted.message
+    backwards = nb09.check_euler_sample(buggy_backwards)
+    assert backwards.status == "Not right" and "from 1 (noise)" in backwards.message
+    too_many = nb09.check_euler_sample(buggy_too_many)
+    assert too_many.status == "Not right" and "one step too many" in too_many.message
+    at_end = nb09.check_euler_sample(buggy_velocity_at_end)
+    assert at_end.status == "Not right" and "where the step starts" in at_end.message
+    assert first_word(capsys) == ["Correct", "Not yet", "Not yet"] + ["Not right"] * 3
+
+
+def test_planted_euler_sample_is_the_notebooks_stub():
+    """The student edition hands out `torch.linspace(1, 0, steps)`: the check's planted loop."""
+    import nbformat
+
+    from tools import student
+
+    nb = nbformat.read(student.ROOT / "notebooks" / "09_dit_flow.ipynb", as_version=4)
+    cell = next(c.source for c in nb.cells if "def my_euler_sample" in c.source)
+    scope = {"torch": torch}
+    exec(cell.split("loop_result")[0], scope)
+    x = torch.randn(5, 1, generator=torch.Generator().manual_seed(0))
+    handed_out = scope["my_euler_sample"](nb09._gaussian_velocity, x, 6)
+    assert torch.equal(handed_out, nb09.planted_euler_sample(nb09._gaussian_velocity, x, 6))

@@ -144,7 +144,7 @@ def test_colab_setup_fails_loudly_and_updates_an_existing_clone(path, tmp_path):
 
 
 # The lessons already converted to four checked exercises (issue 14); the rest follow.
-CONVERTED = ("01_", "02_", "03_", "04_", "05_", "06_")
+CONVERTED = ("01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_", "09_")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)

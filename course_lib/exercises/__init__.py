@@ -73,11 +73,19 @@ def describe(value) -> str:
     """A short description of an output: its shape for a tensor, its value otherwise."""
     if isinstance(value, Tensor):
         return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, tuple | list) and any(isinstance(v, Tensor) for v in value):
+        return f"{len(value)} values ({', '.join(describe(v) for v in value)})"
     return f"{type(value).__name__} {value!r}"[:120]
 
 
-def mismatch(got, expected) -> str:
-    """Which shape or which value differs, in words."""
+def mismatch(got, expected, atol: float = 1e-5) -> str:
+    """Which shape or which value differs, in words; for several outputs, the first that does."""
+    if isinstance(expected, tuple | list):
+        if not isinstance(got, tuple | list) or len(got) != len(expected):
+            return f"it returned {describe(got)}, expected {describe(expected)}"
+        pairs = enumerate(zip(got, expected, strict=True))
+        k = next((k for k, (g, e) in pairs if not close(g, e, atol)), 0)
+        return f"in output {k + 1} of {len(expected)}, " + mismatch(got[k], expected[k], atol)
     if isinstance(expected, Tensor):
         if not isinstance(got, Tensor):
             return f"it returned {describe(got)}, expected {describe(expected)}"
@@ -123,7 +131,7 @@ def compare(
             return report(NOT_RIGHT, f"{name} raised {type(err).__name__}: {err} (on {label})")
         if not close(got, expected, atol=atol):
             hint = diagnose(got, expected, case) if diagnose else None
-            detail = mismatch(got, expected)
+            detail = mismatch(got, expected, atol)
             return report(NOT_RIGHT, f"on {label}, {detail}" + (f". Hint: {hint}" if hint else ""))
     return report(CORRECT, f"{name} matches the reference on all {len(cases)} inputs")
 

@@ -101,21 +101,42 @@ def _gaussian_velocity(x: Tensor, t: Tensor | float) -> Tensor:
 
 def reference_euler_sample(velocity, x: Tensor, steps: int) -> Tensor:
     """The loop as it should be: steps + 1 times from 1 down to 0, one Euler step between each."""
-    times = torch.linspace(1, 0, steps + 1)
+    return _euler_loop(velocity, x, torch.linspace(1, 0, steps + 1))
+
+
+def planted_euler_sample(velocity, x: Tensor, steps: int) -> Tensor:
+    """The loop as handed out: its grid has `steps` times, so it takes one step too few."""
+    return _euler_loop(velocity, x, torch.linspace(1, 0, steps))
+
+
+def _euler_loop(velocity, x: Tensor, times: Tensor, *, at_end: bool = False) -> Tensor:
+    """Euler steps between consecutive `times`; at_end: the velocity read at t_next (a slip)."""
     for t, t_next in zip(times[:-1], times[1:], strict=True):
-        x = x + (t_next - t) * velocity(x, t)
+        x = x + (t_next - t) * velocity(x, t_next if at_end else t)
     return x
 
 
 def _loop_slip(got, expected, case) -> str | None:
     velocity, x, steps = case
-    if steps > 1 and close(got, reference_euler_sample(velocity, x, steps - 1)):
-        return "it takes one step too few: steps Euler steps need steps + 1 times on the grid"
-    return "check the direction of time (1 -> 0) and the sign of the step"
+    slips = {
+        "one step too many: steps Euler steps need steps + 1 times on the grid": torch.linspace(
+            1, 0, steps + 2
+        ),
+        "time runs from 1 (noise) down to 0 (data): the grid is linspace(1, 0, steps + 1)": (
+            torch.linspace(0, 1, steps + 1)
+        ),
+    }
+    for hint, times in slips.items():
+        if close(got, _euler_loop(velocity, x, times), atol=1e-4):
+            return hint
+    if close(got, _euler_loop(velocity, x, torch.linspace(1, 0, steps + 1), at_end=True)):
+        return "an Euler step reads the velocity where the step starts, velocity(x, t)"
+    return "check the time grid (steps + 1 times from 1 to 0) and the sign of the step"
 
 
 def check_euler_sample(euler_sample) -> object:
-    """Find-the-bug: euler_sample(velocity, noise, steps) -> the end point at t = 0."""
+    """Find-the-bug: euler_sample(velocity, noise, steps) -> the end point at t = 0. The
+    planted bug, handed out unchanged, is Not yet."""
     g = torch.Generator().manual_seed(5)
     cases = [(_gaussian_velocity, torch.randn(6, 1, generator=g), n) for n in (4, 1, 10)]
     return compare(
@@ -126,4 +147,5 @@ def check_euler_sample(euler_sample) -> object:
         diagnose=_loop_slip,
         atol=1e-4,
         labels=["4 steps", "1 step", "10 steps"],
+        planted=planted_euler_sample,
     )
