@@ -149,25 +149,21 @@ class ExactDenoiser:
         return (x - a.sqrt() * self.x0_true) / (1 - a).sqrt()
 
 
-@pytest.mark.parametrize(
-    "sampler, steps, eta", [("ddim", 10, 0.0), ("ddim", 20, 1.0), ("ddpm", None, 0.0)]
-)
-def test_sampler_with_an_exact_denoiser_lands_on_the_data(cosine, sampler, steps, eta):
+SAMPLERS = [  # each sampler's options, and the number of steps it takes with them
+    ({"sampler": "ddim", "steps": 10, "eta": 0.0}, 10),
+    ({"sampler": "ddim", "steps": 20, "eta": 1.0}, 20),
+    ({"sampler": "ddpm", "steps": None}, 1000),  # DDPM takes every one of the T steps
+]
+
+
+@pytest.mark.parametrize("options, n", SAMPLERS)
+def test_sampler_with_an_exact_denoiser_lands_on_the_data(cosine, options, n):
     x0_true = torch.linspace(-0.9, 0.9, 16).reshape(1, 1, 4, 4)
     model = ExactDenoiser(cosine, x0_true)
     g = torch.Generator().manual_seed(5)
     traj = diffusion.sample(
-        model,
-        cosine,
-        (3, 1, 4, 4),
-        sampler=sampler,
-        steps=steps,
-        eta=eta,
-        generator=g,
-        return_trajectory=True,
-        progress=False,
+        model, cosine, (3, 1, 4, 4), generator=g, return_trajectory=True, progress=False, **options
     )
-    n = cosine.T if sampler == "ddpm" else steps
     assert traj.xs.shape == (n + 1, 3, 1, 4, 4) and traj.x0s.shape == (n, 3, 1, 4, 4)
     assert model.calls == traj.timesteps and traj.timesteps[0] == 999 and traj.timesteps[-1] == 0
     # at t = 999, alpha_bar ~ 4e-5: dividing by its square root magnifies float32 rounding
@@ -175,7 +171,7 @@ def test_sampler_with_an_exact_denoiser_lands_on_the_data(cosine, sampler, steps
     torch.testing.assert_close(traj.x0s[1:], x0_true.expand_as(traj.x0s[1:]), atol=1e-4, rtol=0)
     torch.testing.assert_close(traj.images, x0_true.expand(3, -1, -1, -1), atol=1e-4, rtol=0)
     # the path is checkable: with eta = 0, x_t stays on the line sqrt(a) x0 + sqrt(1-a) eps_T
-    if sampler == "ddim" and eta == 0:
+    if options == SAMPLERS[0][0]:  # DDIM with eta = 0
         a = cosine.alpha_bar[999].float()
         eps_T = (traj.xs[0] - a.sqrt() * x0_true) / (1 - a).sqrt()  # the noise x_T implies
         for x, t in zip(traj.xs[1:-1], traj.timesteps[1:], strict=True):
