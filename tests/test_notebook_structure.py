@@ -143,14 +143,8 @@ def test_colab_setup_fails_loudly_and_updates_an_existing_clone(path, tmp_path):
         _run_setup(source, tmp_path / "repo", [], fail_on="pip")
 
 
-# The lessons already converted to four checked exercises (issue 14); the rest follow.
-CONVERTED = ("01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_", "09_")
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
 def test_exercises_are_tagged_checked_and_summarised(path):
-    if not path.name.startswith(CONVERTED):
-        pytest.skip("not converted to the four-exercise form yet")
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
     assert len(tagged) >= 4, "at least four exercises, each cell tagged `exercise`"
@@ -164,3 +158,7 @@ def test_exercises_are_tagged_checked_and_summarised(path):
         c for c in nb.cells if c.cell_type == "markdown" and "Concept questions" in c.source
     ]
     assert questions, "the notebook ends with 3-5 concept questions"
+    numbered = re.findall(r"^\d\. ", questions[0].source.split("<!-- BEGIN ANSWER -->")[0], re.M)
+    assert 3 <= len(numbered) <= 5, "3 to 5 numbered concept questions"
+    if path.parent.name == "solutions":
+        assert "<!-- BEGIN ANSWER -->" in questions[0].source, "the answers, for the instructor"
