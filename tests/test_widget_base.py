@@ -5,11 +5,15 @@ import random
 
 import ipywidgets as ipw
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import tiny
+import torch
 
 import widgets
-from widgets.base import LRU, Explorer, Move, play_for
+from course_lib import diffusion
+from tools.memory import random_move
+from widgets.base import LRU, Explorer, Move, nbytes, play_for
 
 
 class Squares(Explorer):
@@ -46,6 +50,24 @@ def test_lru_stores_nothing_when_compute_fails_and_keeps_nothing_at_limit_zero()
     assert cache.get("k", lambda: 1) == 1 and len(cache) == 0  # a cache that forgets
     with pytest.raises(ZeroDivisionError):
         LRU(3).get("k", lambda: 1 / 0)
+
+
+def test_lru_keeps_within_its_megabytes_but_always_the_newest():
+    cache = LRU(100, megabytes=1.5)
+    mb = lambda: bytes(2**20)  # noqa: E731
+    cache.get("a", mb)
+    cache.get("b", mb)  # 2 MB > 1.5 MB: "a" goes
+    assert cache.keys() == ["b"] and cache.bytes == 2**20
+    cache.get("big", lambda: bytes(3 * 2**20))  # larger than the whole budget: kept alone
+    assert cache.keys() == ["big"] and cache.bytes == 3 * 2**20
+    cache.get("small", lambda: bytes(10))
+    assert cache.keys() == ["small"] and cache.bytes == 10
+
+
+def test_nbytes_counts_the_arrays_inside_a_value():
+    trajectory = diffusion.Trajectory(torch.zeros(3, 2, dtype=torch.uint8), torch.zeros(2, 2), [1])
+    value = {"a": (trajectory, [np.zeros(5, dtype=np.int16), b"abc"]), "b": "text", "c": 7}
+    assert nbytes(value) == 6 + 16 + 10 + 3
 
 
 def test_a_failing_callback_shows_its_error_in_the_status_line():
@@ -90,37 +112,18 @@ def test_every_explorer_keeps_the_contract(name):
     plt.close(explorer.static())
 
 
-PROMPTS = ["a large red seven", "a small blue two in the top left", "a large purple one", ""]
-
-
-def random_move(explorer: Explorer, rng: random.Random) -> None:
-    """Set one control, picked at random, to a random value it allows."""
-    name = rng.choice([n for n, c in explorer.controls.items() if not isinstance(c, ipw.Play)])
-    control = explorer.controls[name]
-    if isinstance(control, (ipw.Dropdown, ipw.ToggleButtons, ipw.SelectionSlider)):
-        control.index = rng.randrange(len(control.options))
-    elif isinstance(control, ipw.FloatLogSlider):
-        control.value = control.base ** rng.uniform(control.min, control.max)
-    elif isinstance(control, ipw.FloatSlider):
-        control.value = rng.uniform(control.min, control.max)
-    elif isinstance(control, ipw.IntSlider):
-        control.value = rng.randint(control.min, control.max)
-    elif isinstance(control, ipw.Text):
-        control.value = rng.choice(PROMPTS)
-    else:
-        raise TypeError(f"no random move for {name!r}, a {type(control).__name__}")
-
-
-@pytest.mark.parametrize("name", ["PatchExplorer", "SimilarityExplorer"])
-def test_a_thousand_random_moves_keep_every_cache_within_its_limit(name):
+@pytest.mark.parametrize("name", widgets.__all__)
+def test_a_thousand_random_moves_keep_every_cache_within_its_limits(name):
     explorer, rng = tiny.explorer(name), random.Random(0)
-    largest = dict.fromkeys(explorer.caches, 0)
+    largest = {cache: (0, 0) for cache in explorer.caches}  # (entries, bytes)
     for _ in range(1000):
         random_move(explorer, rng)
         for cache, lru in explorer.caches.items():
-            largest[cache] = max(largest[cache], len(lru))
+            entries, size = largest[cache]
+            largest[cache] = (max(entries, len(lru)), max(size, lru.bytes if len(lru) > 1 else 0))
     assert "<pre" not in explorer.status.value or "no words" in explorer.status.value
     for cache, lru in explorer.caches.items():
-        assert largest[cache] <= lru.limit, f"{name}: cache {cache!r} outgrew its limit"
-    frames = explorer.caches["frames"]
-    assert len(frames) == frames.limit  # full, so it did forget: the limit was what held it
+        entries, size = largest[cache]
+        assert entries <= lru.limit, f"{name}: cache {cache!r} kept more entries than its limit"
+        assert size <= lru.max_bytes, f"{name}: cache {cache!r} kept more bytes than its limit"
+        assert lru.bytes == sum(nbytes(value) for value in lru.values())

@@ -24,7 +24,7 @@ def test_noising_frames_are_the_closed_form(noising):
         assert noising.frame.value != before, f"moving {name} did not change the frame"
     image, schedule, t = c["image"].value, c["schedule"].value, c["t"].value
     x_t = noising.schedules[schedule].q_sample(noising.images[image], t, noising.noise[image])
-    stored = noising.pixels(image, schedule)[t]
+    stored = noising.pixels(image, schedule, [t])[0]
     assert np.array_equal(stored, frames.to_pixels(x_t))
     shown = frames.decode(noising.frame.value).astype(int)  # JPEG: nearest to the right frame
     expected = noising.frame_pixels(image, schedule, t).astype(int)
@@ -42,6 +42,8 @@ def test_noising_pixels_go_from_the_image_to_noise():
     assert 127 <= pixels[0, 0, 0] < 135  # x_0 = 0 plus a little noise -> mid grey
     assert pixels[-1, 0, 0] == 255  # x_T ~ eps = 1 -> white
     assert np.all(np.diff(pixels[:, 0, 0].astype(int)) >= 0)
+    some = noising_pixels(image, schedule, torch.ones(1, 4, 4), ts=[99, 0, 50])
+    assert np.array_equal(some, pixels[[99, 0, 50]])  # any t, in any order, the same pixels
 
 
 def test_noising_bad_inputs_and_static():

@@ -10,6 +10,7 @@ A subclass declares (class attributes):
     frame_format  "png" (maps, clean images) or "jpeg" (noisy frames)
     samples       True: a progress bar under the frame, for `show_progress`
     cache_limits  cache name -> how many entries it keeps; the least recently used go first
+    cache_megabytes  cache name -> how many MB of arrays it keeps (default CACHE_MEGABYTES)
     bench_moves   what `python -m tools.bench` times: `Move`s over the demo's controls
 and implements:
     __init__      check its inputs, keep its data, then `super().__init__(controls)`
@@ -17,47 +18,80 @@ and implements:
     changed(name) optional: control `name` moved (None: the first draw); by default `draw()`
     static()      a matplotlib figure of a few representative frames, for pages without a kernel
     demo()        a classmethod: the explorer built from shipped weights, in one call
-Helpers: `LRU` (the bounded cache behind `cached`), `play_for` (a Play button linked to a
-slider), `check_images` (refuse bad images with what to pass), `Move` (a benchmark row).
+Helpers: `LRU` (the bounded cache behind `cached`), `nbytes` (what a cached value weighs),
+`play_for` (a Play button linked to a slider), `check_images` (refuse bad images with what to
+pass), `Move` (a benchmark row).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import ipywidgets as ipw
+import numpy as np
 import torch
 
 from widgets import frames
 
+CACHE_MEGABYTES = 8.0  # what one cache may hold unless the explorer says otherwise
+
+
+def nbytes(value: Any) -> int:
+    """The bytes of array data in a cached value: tensors, NumPy arrays and bytes, also
+    inside tuples, lists, dicts and dataclasses (anything else counts as 0)."""
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(nbytes(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(nbytes(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return 0
+
 
 class LRU:
-    """A cache of at most `limit` entries; when full, the least recently used goes first."""
+    """A cache of at most `limit` entries and `megabytes` of array data (`nbytes`); past
+    either, the least recently used go first. The newest entry stays, however large."""
 
-    def __init__(self, limit: int):
-        self.limit = limit
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+    def __init__(self, limit: int, megabytes: float = CACHE_MEGABYTES):
+        self.limit, self.max_bytes = limit, int(megabytes * 2**20)
+        self.bytes = 0  # the array data held now
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()  # value, bytes
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The value stored for `key`, else `compute()`, stored (an error stores nothing)."""
         if key in self._entries:
             self._entries.move_to_end(key)  # now the most recently used
-            return self._entries[key]
+            return self._entries[key][0]
         value = compute()
-        self._entries[key] = value
-        while len(self._entries) > self.limit:
-            self._entries.popitem(last=False)  # the least recently used
+        size = nbytes(value)
+        self._entries[key] = (value, size)
+        self.bytes += size
+        while len(self._entries) > self.limit or (
+            self.bytes > self.max_bytes and len(self._entries) > 1
+        ):
+            _, (_, gone) = self._entries.popitem(last=False)  # the least recently used
+            self.bytes -= gone
         return value
 
     def keys(self) -> list[Hashable]:
         """The stored keys, least recently used first."""
         return list(self._entries)
+
+    def values(self) -> list[Any]:
+        """The stored values, least recently used first."""
+        return [value for value, _ in self._entries.values()]
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
@@ -66,7 +100,7 @@ class LRU:
         return len(self._entries)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Move:
     """One row of `python -m tools.bench`: set `control` to each of `values` in turn (cycling,
     `moves` times) and time each change until the frame has new bytes."""
@@ -75,7 +109,7 @@ class Move:
     control: str  # a name in `.controls`
     values: Sequence | None = None  # None: every option of the control
     moves: int = 50
-    before: dict = field(default_factory=dict)  # controls set first, untimed
+    before: dict = dataclasses.field(default_factory=dict)  # controls set first, untimed
     uncached: bool = False  # True: the "frames" cache keeps nothing, so each move draws
 
 
@@ -110,6 +144,7 @@ class Explorer(ipw.VBox):
     frame_format: ClassVar[str] = "png"
     samples: ClassVar[bool] = False
     cache_limits: ClassVar[dict[str, int]] = {"frames": 256}
+    cache_megabytes: ClassVar[dict[str, float]] = {}
     bench_moves: ClassVar[tuple[Move, ...]] = ()
 
     def __init__(self, controls: dict[str, ipw.Widget]):
@@ -120,7 +155,10 @@ class Explorer(ipw.VBox):
         self._progress_start: tuple[float, int] | None = None
         if self.samples:
             self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
-        self.caches = {name: LRU(limit) for name, limit in self.cache_limits.items()}
+        self.caches = {
+            name: LRU(limit, self.cache_megabytes.get(name, CACHE_MEGABYTES))
+            for name, limit in self.cache_limits.items()
+        }
         for name, control in controls.items():
             if not isinstance(control, ipw.Play):  # a Play moves its slider in the browser
                 self.on_change(lambda _=None, name=name: self.changed(name), name)

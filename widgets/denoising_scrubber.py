@@ -45,6 +45,9 @@ class DenoisingScrubber(Explorer):
             raise ValueError("pass at least one seed, e.g. seeds=(0, 1, 2)")
         if not isinstance(images, int) or not 1 <= images <= 16:
             raise ValueError(f"images must be an int from 1 to 16, got {images!r}")
+        T = pipe.schedule.T
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
+            raise ValueError(f"steps must be an int from 1 to the schedule's T={T}, got {steps!r}")
         self.pipe, self.images, self.scale = pipe, images, scale
         step = ipw.IntSlider(min=0, max=steps, value=0, description="step", continuous_update=True)
         super().__init__(
@@ -54,7 +57,9 @@ class DenoisingScrubber(Explorer):
                 "seed": ipw.Dropdown(options=list(seeds), description="seed"),
                 "sampler": ipw.Dropdown(options=list(SAMPLERS), description="sampler"),
                 "steps": ipw.Dropdown(
-                    options=sorted({10, 20, 50, steps}), value=steps, description="steps"
+                    options=sorted(n for n in {10, 20, 50, steps} if n <= T),
+                    value=steps,
+                    description="steps",
                 ),
             }
         )

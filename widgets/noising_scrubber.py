@@ -1,11 +1,14 @@
 """NoisingScrubber: drag t from 0 to T-1 and watch an image dissolve into noise.
 
 Every x_t comes from the closed form x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps
-with one fixed eps, computed once for all t; moving the slider only picks stored pixels
-and swaps JPEG bytes. Beside the image, the alpha_bar curve with a marker at t.
+with one fixed eps, computed for the t shown (well under a millisecond), so no stack of all
+T images is kept; a frame's JPEG bytes are cached. Beside the image, the alpha_bar curve with
+a marker at t.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import ipywidgets as ipw
 import numpy as np
@@ -22,14 +25,19 @@ SCHEDULES = ("cosine", "linear")
 
 
 def noising_pixels(
-    image: torch.Tensor, schedule: diffusion.NoiseSchedule, noise: torch.Tensor, chunk: int = 100
+    image: torch.Tensor,
+    schedule: diffusion.NoiseSchedule,
+    noise: torch.Tensor,
+    ts: Sequence[int] | None = None,
+    chunk: int = 100,
 ) -> np.ndarray:
-    """x_t for every t = 0..T-1 of one (C, H, W) image, as uint8 pixels (T, H, W[, 3])."""
+    """x_t of one (C, H, W) image at each t of `ts` (default: every t = 0..T-1), as uint8
+    pixels (len(ts), H, W[, 3])."""
     if image.shape != noise.shape:
         raise ValueError(f"image {tuple(image.shape)} and noise {tuple(noise.shape)} must match")
+    ts = torch.arange(schedule.T) if ts is None else torch.as_tensor(ts, dtype=torch.long)
     out = []
-    for start in range(0, schedule.T, chunk):
-        t = torch.arange(start, min(start + chunk, schedule.T))  # (n,)
+    for t in ts.split(chunk):  # (n,)
         x0 = image.expand(len(t), *image.shape)  # (n, C, H, W)
         x_t = schedule.q_sample(x0, t, noise.expand_as(x0))
         out += [frames.to_pixels(x) for x in x_t]
@@ -74,9 +82,9 @@ class NoisingScrubber(Explorer):
 
     rows = (("play", "t"), ("schedule", "image"))
     frame_format = "jpeg"
-    # every x_t of a 96x96 photo is 27.6 MB (0.3 s to compute): keep one image under both
-    # schedules; ~10-25 KB a frame, a frame cache as long as the t slider
-    cache_limits = {"stacks": 2, "panels": 8, "frames": 1000}
+    # a frame is ~10 KB (digit) to ~25 KB (96x96 photo) of JPEG: up to 16 MB of them
+    cache_limits = {"panels": 8, "frames": 1000}
+    cache_megabytes = {"frames": 16}
     bench_moves = (
         Move("t slider, digit, first visit", "t", range(1, 1000, 20)),
         Move("t slider, digit, cached", "t", range(1, 1000, 20)),
@@ -109,24 +117,20 @@ class NoisingScrubber(Explorer):
     def _scale(self, image: torch.Tensor) -> int:
         return self.scale or max(1, round(224 / image.shape[-1]))
 
-    def pixels(self, image: str, schedule: str) -> np.ndarray:
-        """Every x_t of `image` under `schedule` as uint8 pixels, computed once (closed form)."""
-        return self.cached(
-            (image, schedule),
-            lambda: noising_pixels(self.images[image], self.schedules[schedule], self.noise[image]),
-            "stacks",
-        )
+    def pixels(self, image: str, schedule: str, ts: Sequence[int]) -> np.ndarray:
+        """x_t of `image` under `schedule` at each t of `ts`, as uint8 pixels (closed form)."""
+        return noising_pixels(self.images[image], self.schedules[schedule], self.noise[image], ts)
 
     def frame_pixels(self, image: str, schedule: str, t: int) -> np.ndarray:
         """The frame for (image, schedule, t) as an RGB array; the pure part of `draw`."""
-        pixels = self.pixels(image, schedule)
+        pixels = self.pixels(image, schedule, [t])[0]
         scale = self._scale(self.images[image])
         height = pixels.shape[1] * scale
         alpha_bar = self.schedules[schedule].alpha_bar
         panel = self.cached(
             (schedule, height), lambda: curve_panel(alpha_bar, height, int(height * 1.4)), "panels"
         )
-        return compose(pixels[t], panel, t, float(alpha_bar[t]), self.T, scale)
+        return compose(pixels, panel, t, float(alpha_bar[t]), self.T, scale)
 
     def draw(self) -> None:
         c = self.controls
@@ -152,9 +156,9 @@ class NoisingScrubber(Explorer):
         ts = ts or tuple(round(f * (self.T - 1)) for f in (0, 0.1, 0.25, 0.5, 0.75, 1.0))
         fig, axes = plt.subplots(len(SCHEDULES), len(ts), figsize=(1.8 * len(ts), 4))
         for row, schedule in enumerate(SCHEDULES):
-            pixels = self.pixels(image, schedule)
-            for ax, t in zip(axes[row], ts, strict=True):
-                ax.imshow(pixels[t], cmap="gray", vmin=0, vmax=255)
+            pixels = self.pixels(image, schedule, ts)
+            for ax, t, x_t in zip(axes[row], ts, pixels, strict=True):
+                ax.imshow(x_t, cmap="gray", vmin=0, vmax=255)
                 a = float(self.schedules[schedule].alpha_bar[t])
                 ax.set_title(f"{schedule} t={t}\nalpha_bar={a:.2f}", fontsize=8)
         return frames.finish_figure(fig)
