@@ -4,6 +4,8 @@
   collected and not skipped, JupyterLab in Chromium runs it top to bottom and fails on any
   cell that raises, as nbval does, so nbval's copy of the run is deselected; otherwise
   nbval runs it. The instructor edition (`notebooks/solutions/`) always runs under nbval.
+- Each run asserts the exercise verdicts (COURSE_CHECK_EDITIONS=1): every check says Correct
+  in the instructor edition and Not yet in the student edition.
 - Under pytest-xdist (`-n 2`, as the Makefile runs it) the cells of one notebook share one
   kernel, so they stay together, in order, on one worker; every other test is scheduled on
   its own. The largest units (the notebooks) are handed out first.
@@ -11,9 +13,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Every notebook this run executes (nbval's kernels, and JupyterLab's for the browser tests,
+# inherit it) asserts its exercise verdicts: Correct in the instructor edition, Not yet in
+# the unedited student edition (`exercises.summary`). A student's own run only prints them.
+os.environ["COURSE_CHECK_EDITIONS"] = "1"
 
 ROOT = Path(__file__).resolve().parent
 STUDENT_EDITION = ROOT / "notebooks"

@@ -41,6 +41,12 @@ def fast_mode() -> bool:
     return os.environ.get("CI", "").strip().lower() in _TRUE
 
 
+def checking_editions() -> bool:
+    """True when COURSE_CHECK_EDITIONS=1: the course's own test run (`make test` sets it in
+    conftest.py) asserts each notebook's exercise verdicts; anyone else only sees them."""
+    return os.environ.get("COURSE_CHECK_EDITIONS", "").strip().lower() in _TRUE
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed python, numpy and torch; return a torch.Generator seeded the same way.
 

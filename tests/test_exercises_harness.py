@@ -73,13 +73,22 @@ def test_planted_bug_is_not_yet_until_fixed():
     assert exercises.compare(square, square, cases, name="y", planted=planted).passed
 
 
-def test_summary_asserts_the_expected_verdicts(capsys):
+def test_summary_asserts_the_expected_verdicts_only_in_the_course_tests(capsys, monkeypatch):
     results = [exercises.Result("Correct", ""), exercises.Result("Not yet", "")]
+    monkeypatch.setenv("COURSE_CHECK_EDITIONS", "1")  # as conftest.py sets it for make test
     exercises.summary(results)
     assert "exercise 2: Not yet" in capsys.readouterr().out
     exercises.summary(results[:1], expect="Correct")
     with pytest.raises(AssertionError, match=r"exercises \[2\] did not say 'Correct'"):
         exercises.summary(results, expect="Correct")
+    monkeypatch.delenv("COURSE_CHECK_EDITIONS")  # a student who solved a few: only printed
+    exercises.summary(results, expect="Not yet")
+    assert "exercise 1: Correct" in capsys.readouterr().out
+
+
+def test_a_prediction_not_yet_made_does_not_give_the_measurement_away():
+    verdict = exercises.prediction(None, 2500.0, tolerance=0, explanation="a 50 x 50 map")
+    assert verdict.status == "Not yet" and "2500" not in str(verdict)
 
 
 def test_several_outputs_name_the_one_that_differs():
