@@ -39,7 +39,7 @@ class Setup:
     base_per_class: int = 100  # training digits kept per class: 1,000 distinct digits
     duplicated: int = 4  # K digits (of K different classes) copied many times
     copies: int = 200  # each duplicated digit appears this many times in the duplicated set
-    samples: int = 400  # samples drawn from each trained model (reported per 1,000)
+    samples: int = 200  # samples drawn from each trained model (reported per 1,000)
     sampling_steps: int = 10  # DDIM steps per sample (eta = 0)
     copy_fraction: float = 0.5  # near-copy: closer than this x the median train-to-train distance
     start_from: str | None = "ddpm-digits"  # shipped weights to fine-tune; None: a fresh `model`
@@ -47,9 +47,9 @@ class Setup:
         image_size=28, widths=(8, 16, 32), blocks_per_level=1, attention_levels=(), groups=4
     )
     training: train.DenoiserTraining = train.DenoiserTraining(
-        steps=150,
+        steps=800,
         batch_size=32,
-        lr=3e-4,
+        lr=1e-3,
         warmup=10,
         ema_decay=0.9,
         min_snr_gamma=5.0,
