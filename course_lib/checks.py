@@ -106,7 +106,7 @@ def model_images(x, name: str, expected: tuple[int, ...], model: str, dtype: tor
     batch(x, name, expected, model, dtype)
     if not x.numel():
         return x
-    low, high = float(x.min()), float(x.max())
+    low, high = float(x.detach().min()), float(x.detach().max())  # no graph for a range check
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{name} holds nan or inf values")
     if low < -FAR or high > FAR:

@@ -336,6 +336,14 @@ def test_images_in_zero_one_warn_where_minus_one_one_is_expected():
         VAE.encode(torch.rand(1, 3, 32, 32))
 
 
+def test_images_that_require_grad_pass_the_range_check_without_a_warning():
+    """Gradients with respect to the pixels (an effective receptive field) are fine."""
+    images = DIGITS.clone().requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        checks.model_images(images, "images", tuple(images.shape[1:]), "ViT", images.dtype)
+
+
 def test_float64_works_where_the_maths_is_pure():
     x0 = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
     out = SCHEDULE.q_sample(x0, 3, torch.ones_like(x0))

@@ -55,6 +55,24 @@ def test_prediction_and_choice():
     assert exercises.choice("a", "a", ["a", "b"], explanation="").passed
 
 
+def test_wrong_types_are_named_by_type_and_shape_not_dumped():
+    cases = [(torch.ones(17, 17),)]
+    array = exercises.compare(lambda x: (x**2).numpy(), square, cases, name="y")
+    assert "a numpy float32 array of shape (17, 17)" in array.message
+    assert "torch.from_numpy" in array.message and "array([" not in array.message
+    listed = exercises.compare(lambda x: x.tolist(), square, cases, name="y")
+    assert listed.status == "Not right" and "..." in listed.message and len(listed.message) < 200
+    number = exercises.compare(lambda x: x.sum() + 1, lambda x: x.sum(), cases, name="y")
+    assert "yours is 290, the reference 289" in number.message and "index ()" not in number.message
+
+
+def test_a_percentage_for_a_fraction_gets_a_hint():
+    percent = exercises.prediction(95.9, 0.959, tolerance=0.005, explanation="", fraction=True)
+    assert percent.status == "Not right" and "as a fraction, 0.959" in percent.message
+    plain = exercises.prediction(95.9, 0.959, tolerance=0.005, explanation="")
+    assert plain.status == "Not right" and "fraction" not in plain.message
+
+
 def test_use_falls_back_to_the_reference(capsys):
     not_yet = exercises.Result("Not yet", "")
     assert not_yet.use(len, sum) is sum and "reference" in capsys.readouterr().out

@@ -55,6 +55,11 @@ def tokens_without_cls(model, x):
     return model.patch_embed(vit.patchify(x, 7)) + model.pos_embed[:, 1:]
 
 
+def tokens_cls_zero(model, x):  # slot 0 left as zeros, then the positions added
+    patches = model.patch_embed(vit.patchify(x, 7))
+    return torch.cat([torch.zeros_like(patches[:, :1]), patches], dim=1) + model.pos_embed
+
+
 def tokens_cls_unpositioned(model, x):
     cls = model.cls_token.expand(len(x), -1, -1)
     patches = model.patch_embed(vit.patchify(x, 7)) + model.pos_embed[:, 1:]
@@ -68,6 +73,7 @@ def tokens_cls_unpositioned(model, x):
         (tokens_cls_last, "[CLS] goes first"),
         (tokens_without_cls, "one token short"),
         (tokens_cls_unpositioned, "needs its position added"),
+        (tokens_cls_zero, "the learned model.cls_token is missing"),
     ],
 )
 def test_tokens(wrong, hint):
@@ -82,6 +88,32 @@ def unpatchify_grid_transposed(patches, p, size, c):
 
 def unpatchify_channels_wrong(patches, p, size, c):
     return patches.reshape(len(patches), c, size, size)
+
+
+def unpatchify_in(order):
+    """An unpatchify that permutes the grid (B, rows, cols, p1, p2, C) into `order`."""
+
+    def unpatchify(patches, p, size, c):
+        side = size // p
+        grid = patches.reshape(len(patches), side, side, p, p, c).permute(*order)
+        return grid.reshape(len(patches), c, size, size)
+
+    return unpatchify
+
+
+@pytest.mark.parametrize(
+    "order, picture",
+    [
+        ((0, 5, 2, 3, 1, 4), "every patch is upright but in the wrong place"),
+        ((0, 5, 1, 2, 3, 4), "shredded into streaks"),
+        ((0, 5, 3, 1, 4, 2), "tiny copies of the digit"),
+        ((0, 5, 4, 1, 3, 2), "your axes come out as (B, C, p2, rows, p1, cols)"),
+        ((0, 1, 3, 2, 4, 5), "color planes are interleaved"),
+    ],
+)
+def test_unpatchify_wrong_fixes_describe_the_picture(order, picture):
+    result = nb01.check_unpatchify(unpatchify_in(order))
+    assert result.status == "Not right" and picture in result.message, result.message
 
 
 def test_unpatchify():

@@ -86,6 +86,16 @@ def test_rollout(weights, wrong, hint):
     assert_verdicts(nb02.check_rollout, nb02.reference_rollout, wrong, hint, weights)
 
 
+def rollout_numpy(w):  # attention.rollout's own output, an array, not a tensor
+    return attention.rollout(w[:, None])[-1, 0]
+
+
+def test_rollout_returning_numpy_is_told_to_return_a_tensor(weights):
+    result = nb02.check_rollout(rollout_numpy, weights)
+    assert result.status == "Not right" and "torch.from_numpy" in result.message
+    assert "array(" not in result.message and "numpy float32 array of shape" in result.message
+
+
 def test_untrained(images):
     assert nb02.check_untrained(nb02.UNTRAINED[2], images).status == "Correct"
     assert nb02.check_untrained(None, images).status == "Not yet"

@@ -25,6 +25,16 @@ def loss_summed(a, b, s):
     return F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)
 
 
+def loss_batch_summed(a, b, s):
+    logits, labels = _logits(a, b, s)
+    rows = F.cross_entropy(logits, labels, reduction="sum")
+    return (rows + F.cross_entropy(logits.T, labels, reduction="sum")) / 2
+
+
+def loss_batch_and_directions_summed(a, b, s):
+    return 2 * loss_batch_summed(a, b, s)
+
+
 def loss_unscaled(a, b, s):
     return clip.clip_loss(a, b, 1.0)
 
@@ -38,7 +48,9 @@ def loss_transposed_both(a, b, s):
     "wrong, hint",
     [
         (loss_one_way, "only the image-to-caption direction"),
-        (loss_summed, "divide by 2"),
+        (loss_summed, "the two cross-entropies are added, not averaged"),
+        (loss_batch_summed, "each cross-entropy is a mean over the batch"),
+        (loss_batch_and_directions_summed, "and the two directions are added"),
         (loss_unscaled, "logit scale is missing"),
         (loss_transposed_both, "only the caption-to-image direction"),
     ],
@@ -87,9 +99,12 @@ def test_single_prompt(model):
     image_emb = clip.embed_images(model, images[:300])
     digits = attributes["digit"][:300]
     measured = nb03.single_prompt_accuracy(model, image_emb, digits, nb03.TEMPLATE)
-    unchanged = nb03.single_prompt_accuracy(model, image_emb, digits, "a large red {}")
+    unchanged = nb03.single_prompt_accuracy(model, image_emb, digits, nb03.BASELINE)
     assert nb03.check_single_prompt(measured, model, image_emb, digits).status == "Correct"
     assert nb03.check_single_prompt(None, model, image_emb, digits).status == "Not yet"
     if abs(unchanged - measured) > 0.01:  # forgot to change the template
         assert nb03.check_single_prompt(unchanged, model, image_emb, digits).status == "Not right"
-    assert nb03.check_single_prompt(measured * 100, model, image_emb, digits).status == "Not right"
+    percentage = nb03.check_single_prompt(measured * 100, model, image_emb, digits)
+    assert percentage.status == "Not right" and "as a fraction" in percentage.message
+    explained = nb03.check_single_prompt(measured, model, image_emb, digits).message
+    assert nb03.BASELINE in explained and "ensemble" in explained

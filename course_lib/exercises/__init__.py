@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -72,12 +73,16 @@ def close(a, b, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
 
 
 def describe(value) -> str:
-    """A short description of an output: its shape for a tensor, its value otherwise."""
+    """A short description of an output: type and shape for a tensor or an array, else the
+    type and a value cut short ("float 0.25", "str 'abc...'")."""
     if isinstance(value, Tensor):
         return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    if isinstance(value, tuple | list) and any(isinstance(v, Tensor) for v in value):
+    if isinstance(value, np.ndarray):
+        return f"a numpy {value.dtype} array of shape {value.shape}"
+    if isinstance(value, tuple | list) and any(isinstance(v, Tensor | np.ndarray) for v in value):
         return f"{len(value)} values ({', '.join(describe(v) for v in value)})"
-    return f"{type(value).__name__} {value!r}"[:120]
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:57] + '...'}"
 
 
 def mismatch(got, expected, atol: float = 1e-5) -> str:
@@ -89,11 +94,18 @@ def mismatch(got, expected, atol: float = 1e-5) -> str:
         k = next((k for k, (g, e) in pairs if not close(g, e, atol)), 0)
         return f"in output {k + 1} of {len(expected)}, " + mismatch(got[k], expected[k], atol)
     if isinstance(expected, Tensor):
+        if isinstance(got, np.ndarray):
+            return (
+                f"it returned {describe(got)}, expected {describe(expected)}: return a torch "
+                "tensor (torch.from_numpy(...) turns an array into one)"
+            )
         if not isinstance(got, Tensor):
             return f"it returned {describe(got)}, expected {describe(expected)}"
         if got.shape != expected.shape:
             return f"the output has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
         diff = (got.detach().double() - expected.detach().double()).abs()
+        if diff.ndim == 0:  # one number
+            return f"yours is {float(got):.5g}, the reference {float(expected):.5g}"
         where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
         return (
             f"the values differ: at index {where} yours is {float(got[where]):.5g}, the "
@@ -166,18 +178,25 @@ def prediction(
     tolerance: float,
     explanation: str,
     relative: bool = False,
+    fraction: bool = False,
 ) -> Result:
     """Predict-then-measure: compare a number written down before the measurement.
 
     A prediction within `tolerance` (absolute, or a fraction of the measured value when
     relative) is Correct; None is Not yet; otherwise Not right. Either way `explanation`
-    says why the measured value is what it is.
+    says why the measured value is what it is. fraction: the measurement is a fraction in
+    [0, 1], so an answer that is it as a percentage gets a hint instead of a bare Not right.
     """
     if answer is None or answer is ...:
         return report(NOT_YET, "write your prediction first; the measurement shows once you have")
     if isinstance(answer, bool) or not isinstance(answer, int | float):
         return report(NOT_RIGHT, f"write a number, got {describe(answer)}")
     allowed = tolerance * abs(measured) if relative else tolerance
+    if fraction and answer > 1 and abs(answer / 100 - measured) <= allowed:
+        return report(
+            NOT_RIGHT,
+            f"you wrote {answer:.4g}, a percentage: write it as a fraction, {answer / 100:.4g}",
+        )
     verdict = CORRECT if abs(answer - measured) <= allowed else NOT_RIGHT
     return report(verdict, f"you said {answer:.4g}, measured {measured:.4g}. {explanation}")
 
