@@ -34,9 +34,15 @@ def not_reshaped(x0, t, noise, alpha_bar):
     return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
 
+def not_broadcast(x0, t, noise, alpha_bar):
+    a = alpha_bar[t].float()  # (B,) against (B, 1, 28, 28): a shape mismatch
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
+        (not_broadcast, "reshape it to (B, 1, 1, 1)"),
         (no_sqrt, "square roots are missing"),
         (off_by_one, "off by one timestep"),
         (swapped, "swapped"),
@@ -64,7 +70,9 @@ def test_sd_signal():
     assert nb04.check_sd_signal(0.07).status == "Correct"
     assert nb04.check_sd_signal(None).status == "Not yet"
     assert nb04.check_sd_signal(0.0).status == "Not right"  # "exactly" pure noise
-    assert nb04.check_sd_signal(0.0047).status == "Not right"  # alpha_bar, not its root
+    root_missing = nb04.check_sd_signal(0.0047)  # alpha_bar, not its root
+    assert root_missing.status == "Not right" and "its square root" in root_missing.message
+    assert "Hint" not in nb04.check_sd_signal(0.5).message  # no slip explains that one
 
 
 def test_sd_schedule_matches_the_number_in_the_text():

@@ -3,6 +3,7 @@
 import dataclasses
 
 import pytest
+import torch.nn.functional as F
 from verdicts import assert_verdicts
 
 from course_lib import diffusion, unet
@@ -28,6 +29,25 @@ def test_res_block(slip, hint):
     assert_verdicts(nb05.check_res_block, nb05.res_variant, wrong, hint)
 
 
+def unskipped(block, x, emb):
+    h = nb05.res_variant(block, x, emb, residual=False)
+    return x + h  # x has C_in channels: fails on the widening block
+
+
+def unreshaped_time(block, x, emb):
+    scale, shift = block.time(F.silu(emb)).chunk(2, dim=1)  # (B, C_out): does not broadcast
+    h = block.norm2(block.conv1(F.silu(block.norm1(x)))) * (1 + scale) + shift
+    return block.skip(x) + block.conv2(F.silu(h))
+
+
+@pytest.mark.parametrize("wrong", [unskipped, unreshaped_time])
+def test_res_block_shape_mismatch_names_the_reshape_and_the_skip(wrong):
+    result = nb05.check_res_block(wrong)
+    assert result.status == "Not right", result
+    assert "RuntimeError" in result.message and "[:, :, None, None]" in result.message
+    assert "block.skip(x)" in result.message
+
+
 def test_skip_channels():
     model = unet.UNet(dataclasses.replace(ddpm_digits.MODEL, widths=(16, 32, 64)))
     assert nb05.check_skip_channels(64, model).status == "Correct"
@@ -51,6 +71,8 @@ def right_ddim(x_t, eps, a_t, a_prev):
             lambda x, e, a, p: p**0.5 * nb05._ddim(x, e, a, p, renoise=False) + (1 - p) * e,
             "sqrt(1 - alpha_bar_prev)",
         ),
+        (lambda x, e, a, p: nb05._ddim(x, e, a, p, roots=False), "square roots are missing"),
+        (lambda x, e, a, p: right_ddim(x, e, a, a), "x_t unchanged"),
     ],
 )
 def test_ddim_step(wrong, hint):

@@ -22,9 +22,15 @@ def one_draw(cond, p, null, generator):
     return null.expand_as(cond).clone() if drop else cond
 
 
+def not_reshaped(cond, p, null, generator):
+    drop = torch.rand(len(cond), generator=generator) < p  # (B,): fails on (B, L) tokens
+    return torch.where(drop, null, cond)
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
+        (not_reshaped, "reshape it to (B, 1)"),
         (keep_instead, "wrong way round"),
         (one_draw, "one number per row"),
         (lambda cond, p, null, generator: cond, "nothing was dropped"),
@@ -66,6 +72,7 @@ def test_guided_step_planted_bug_is_not_yet():
         (lambda u, c, w: (1 + w) * c - w * u, "Ho & Salimans"),
         (lambda u, c, w: c + w * (u - c), "swapped"),
         (lambda u, c, w: u + w * c, "difference is missing"),
+        (lambda u, c, w: u - w * (c - u), "direction is reversed"),
     ],
 )
 def test_guide(wrong, hint):

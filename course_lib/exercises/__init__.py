@@ -14,7 +14,7 @@ in `course_lib.exercises.nbNN`; this module holds the harness they share.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +124,7 @@ def compare(
     atol: float = 1e-5,
     labels: Sequence[str] | None = None,
     planted: Callable | None = None,
+    shape_hint: str | None = None,
 ) -> Result:
     """Run mine(*case) and reference(*case) for every case; the first difference decides.
 
@@ -131,6 +132,7 @@ def compare(
     "digits, patch 7" (default "case 1", ...); diagnose(got, expected, case) may name the
     slip behind a wrong output ("the square root is missing"). planted: for find-the-bug,
     the function as handed out; while `mine` still behaves like it, the verdict is Not yet.
+    shape_hint: said when mine raises a shape mismatch, the usual sign of a missing reshape.
     """
     labels = labels or [f"case {i + 1}" for i in range(len(cases))]
     if planted is not None and _behaves_like(mine, planted, cases):
@@ -142,12 +144,25 @@ def compare(
         except NotImplementedError:
             return report(NOT_YET, f"{name} still raises NotImplementedError: fill in the stub")
         except Exception as err:  # the student's code failed: say how, on which input
-            return report(NOT_RIGHT, f"{name} raised {type(err).__name__}: {err} (on {label})")
+            hint = f". Hint: {shape_hint}" if shape_hint and _is_shape_error(err) else ""
+            return report(
+                NOT_RIGHT, f"{name} raised {type(err).__name__}: {err} (on {label}){hint}"
+            )
         if not close(got, expected, atol=atol):
             hint = diagnose(got, expected, case) if diagnose else None
             detail = mismatch(got, expected, atol)
             return report(NOT_RIGHT, f"on {label}, {detail}" + (f". Hint: {hint}" if hint else ""))
     return report(CORRECT, f"{name} matches the reference on all {len(cases)} inputs")
+
+
+# Words in torch's messages when two shapes do not fit: broadcasting, matmul, convolutions.
+SHAPE_ERRORS = ("must match the size", "shape", "channels", "broadcast")
+
+
+def _is_shape_error(err: Exception) -> bool:
+    return isinstance(err, RuntimeError | ValueError) and any(
+        words in str(err) for words in SHAPE_ERRORS
+    )
 
 
 def _behaves_like(mine: Callable, planted: Callable, cases: Sequence[tuple]) -> bool:
@@ -179,6 +194,7 @@ def prediction(
     explanation: str,
     relative: bool = False,
     fraction: bool = False,
+    slips: Mapping[float, str] | None = None,
 ) -> Result:
     """Predict-then-measure: compare a number written down before the measurement.
 
@@ -186,19 +202,26 @@ def prediction(
     relative) is Correct; None is Not yet; otherwise Not right. Either way `explanation`
     says why the measured value is what it is. fraction: the measurement is a fraction in
     [0, 1], so an answer that is it as a percentage gets a hint instead of a bare Not right.
+    slips: {a value a known slip gives: the hint}, said when a wrong prediction is within the
+    same tolerance of that value.
     """
     if answer is None or answer is ...:
         return report(NOT_YET, "write your prediction first; the measurement shows once you have")
     if isinstance(answer, bool) or not isinstance(answer, int | float):
         return report(NOT_RIGHT, f"write a number, got {describe(answer)}")
-    allowed = tolerance * abs(measured) if relative else tolerance
-    if fraction and answer > 1 and abs(answer / 100 - measured) <= allowed:
+
+    def near(value: float, given: float = answer) -> bool:
+        return abs(given - value) <= (tolerance * abs(value) if relative else tolerance)
+
+    if fraction and answer > 1 and near(measured, answer / 100):
         return report(
             NOT_RIGHT,
             f"you wrote {answer:.4g}, a percentage: write it as a fraction, {answer / 100:.4g}",
         )
-    verdict = CORRECT if abs(answer - measured) <= allowed else NOT_RIGHT
-    return report(verdict, f"you said {answer:.4g}, measured {measured:.4g}. {explanation}")
+    verdict = CORRECT if near(measured) else NOT_RIGHT
+    hint = next((h for v, h in (slips or {}).items() if verdict != CORRECT and near(v)), None)
+    hint = f"Hint: {hint}. " if hint else ""
+    return report(verdict, f"you said {answer:.4g}, measured {measured:.4g}. {hint}{explanation}")
 
 
 def choice(answer, right, options: Sequence, *, explanation: str) -> Result:

@@ -53,6 +53,8 @@ def check_q_sample(mine, x0: Tensor, schedule: diffusion.NoiseSchedule) -> objec
         labels=["six digits, rising t", "six digits, mixed t", "one digit"],
         diagnose=diagnose_q_sample,
         atol=1e-5,
+        shape_hint="alpha_bar[t] has shape (B,); reshape it to (B, 1, 1, 1) so that it "
+        "broadcasts over each image (B, 1, 28, 28), one factor per image",
     )
 
 
@@ -111,6 +113,10 @@ def check_sd_signal(answer) -> object:
         last**0.5,
         tolerance=0.5,
         relative=True,
+        slips={
+            last: "that is alpha_bar_T itself; the question asks for its square root, the "
+            "coefficient of x0 (the signal's amplitude)"
+        },
         explanation=f"SD's betas stay small (at most 0.012), so alpha_bar_T = {last:.4f} and "
         f"{last**0.5:.3f} of the image's amplitude is still there at t = T: close to, not "
         "exactly, pure noise. (Lin et al. 2024 showed this leftover signal keeps SD from "

@@ -71,6 +71,9 @@ def check_res_block(mine) -> object:
             labels=["8 -> 16 channels, 14x14", "16 -> 16 channels, 7x7", "8 -> 8 channels, 28x28"],
             diagnose=diagnose_res_block,
             atol=1e-5,
+            shape_hint="block.time gives (B, 2 C_out): index it [:, :, None, None] before the "
+            "split so scale and shift broadcast over H and W; and add block.skip(x), which has "
+            "C_out channels, not x itself",
         )
 
 
@@ -111,11 +114,14 @@ def check_skip_channels(answer, model: unet.UNet) -> object:
     )
 
 
-def _ddim(x_t, eps, a_t, a_prev, *, root=True, renoise=True):
-    x0_hat = (x_t - (1 - a_t) ** 0.5 * eps) / (a_t**0.5 if root else a_t)
+def _ddim(x_t, eps, a_t, a_prev, *, root=True, renoise=True, roots=True):
+    """One DDIM step (eta = 0) written out; root=False: x0_hat divides by alpha_bar_t;
+    roots=False: no square root anywhere."""
+    r = (lambda v: v**0.5) if roots else (lambda v: v)  # noqa: E731
+    x0_hat = (x_t - r(1 - a_t) * eps) / (r(a_t) if root else a_t)
     if not renoise:
         return x0_hat
-    return a_prev**0.5 * x0_hat + (1 - a_prev) ** 0.5 * eps
+    return r(a_prev) * x0_hat + r(1 - a_prev) * eps
 
 
 def diagnose_ddim_step(got, expected, case) -> str | None:
@@ -132,6 +138,10 @@ def diagnose_ddim_step(got, expected, case) -> str | None:
         "the re-noising mixes in eps with sqrt(1 - alpha_bar_prev), not with 1 - alpha_bar_prev": (
             a_prev**0.5 * _ddim(x_t, eps, a_t, a_prev, renoise=False) + (1 - a_prev) * eps
         ),
+        "the square roots are missing: the closed form scales x0 by sqrt(alpha_bar) and the "
+        "noise by sqrt(1 - alpha_bar), in both steps": _ddim(x_t, eps, a_t, a_prev, roots=False),
+        "that is x_t unchanged: re-noise x0_hat to alpha_bar_prev, the next, smaller noise "
+        "level, not back to alpha_bar_t": _ddim(x_t, eps, a_t, a_t),
     }
     for hint, wrong in slips.items():
         if wrong is not None and close(got, wrong, atol=1e-4):

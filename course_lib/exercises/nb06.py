@@ -58,6 +58,8 @@ def check_drop_condition(mine) -> object:
             "12 token rows, null = zeros, p = 0.3",
         ],
         diagnose=diagnose_drop,
+        shape_hint="the decision is (B,), one per row; for rows of tokens (B, L) reshape it "
+        "to (B, 1) so that it covers a whole row",
     )
 
 
@@ -187,6 +189,8 @@ def diagnose_guide(got, expected, case) -> str | None:
         + w * (e_u - e_c),
         "the difference is missing: walk along eps_cond - eps_uncond, not along eps_cond": e_u
         + w * e_c,
+        "the direction is reversed: eps_cond - eps_uncond points towards the label; walk along "
+        "it, not away from it": e_u + w * (e_u - e_c),
     }
     for hint, wrong in slips.items():
         if close(got, wrong, atol=1e-4):
