@@ -35,6 +35,7 @@ class DenoisingScrubber(Explorer):
     # a DDPM trajectory of 4 digits is 2 x 1,001 steps of (4, 1, 28, 28) floats, ~25 MB, and
     # takes a minute to sample; DDIM-50 is 1.3 MB. Frames are ~10 KB: a DDPM run's worth.
     cache_limits = {"trajectories": 8, "frames": 1024}
+    cache_megabytes = {"trajectories": 64}  # two DDPM runs and the DDIM ones beside them
     bench_moves = (
         Move("step slider, first visit", "step", range(1, 41), moves=40),
         Move("step slider, cached", "step", range(0, 41)),

@@ -105,6 +105,7 @@ class StepsExplorer(Explorer):
     `FlowTextToImagePipeline`; both take the same prompts."""
 
     cache_limits = {"trajectories": 32, "frames": 256}
+    cache_megabytes = {"trajectories": 32}
     bench_moves = (
         Move("steps slider, first visit (two samplers)", "steps", range(1, 21), moves=20),
         Move("steps slider, cached", "steps", range(1, 21)),
