@@ -225,7 +225,7 @@ class LatentExplorer(Explorer):
     # a generation keeps x_t and x0 of 4 samples (3x32x32) at 51 steps, ~5 MB, and takes
     # seconds to sample; frames are 10-20 KB (interpolation frames are decoded live, not kept)
     cache_limits = {"generations": 8, "frames": 512, "neighbours": 16}
-    cache_megabytes = {"generations": 40}  # a 50-step generation and its trajectory: ~5 MB
+    cache_megabytes = {"generations": 40}  # all 8 generations
     bench_moves = (
         Move(
             "interpolation t slider, live decode",

@@ -117,7 +117,7 @@ class SimilarityExplorer(Explorer):
     # a panel is a ~0.3 MB array, a frame a ~30 KB PNG, a prompt's embedding D floats: about
     # 20 + 8 MB at most, and a frame not kept redraws from its two panels in milliseconds
     cache_limits = {"text": 1024, "panels": 64, "frames": 256}
-    cache_megabytes = {"panels": 20}  # a panel is ~0.28 MB: all 64
+    cache_megabytes = {"panels": 20}  # all 64 panels
     bench_moves = (
         Move("new prompt", "prompt", PROMPTS, moves=len(PROMPTS)),  # one text call each
         Move("temperature slider, first visit", "temperature", TEMPERATURES, moves=8),
