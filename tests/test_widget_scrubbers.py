@@ -6,6 +6,7 @@ from course_lib import diffusion
 from course_lib.pipelines import DiffusionPipeline
 from course_lib.unet import UNet, UNetConfig
 from widgets import DenoisingScrubber, NoisingScrubber, frames
+from widgets.base import nbytes
 from widgets.noising_scrubber import noising_pixels
 
 
@@ -81,7 +82,9 @@ def test_denoising_scrubber_steps_through_the_stored_trajectory(pipe):
         generator=torch.Generator().manual_seed(1),
         return_trajectory=True,
     )
-    torch.testing.assert_close(trajectory.xs, again.xs)  # the cached trajectory is the pipeline's
+    # the cached trajectory is the pipeline's, as uint8 pixels
+    assert trajectory.xs.dtype == torch.uint8
+    assert torch.equal(trajectory.xs, frames.compact(again).xs)
     shown = frames.decode(scrubber.frame.value)
     expected = frames.trajectory_frame(trajectory, 0, scrubber.scale)
     assert shown.shape == expected.shape
@@ -89,6 +92,19 @@ def test_denoising_scrubber_steps_through_the_stored_trajectory(pipe):
     assert c["step"].max == 20 and len(scrubber.caches["trajectories"]) == 4
     assert "<pre" not in scrubber.status.value
     assert len(scrubber.static().axes) == 12
+
+
+def test_a_compact_trajectory_draws_the_same_frames_in_a_quarter_of_the_bytes(pipe):
+    _, trajectory = pipe(3, num_inference_steps=4, return_trajectory=True)
+    small = frames.compact(trajectory)
+    assert small.timesteps == trajectory.timesteps
+    assert nbytes(small) * 4 == nbytes(trajectory)
+    for step in range(5):
+        assert np.array_equal(
+            frames.trajectory_frame(small, step, 2), frames.trajectory_frame(trajectory, step, 2)
+        )
+    assert (frames.unit(small.xs) - trajectory.xs.clamp(0, 1)).abs().max() <= 0.5 / 255 + 1e-6
+    assert frames.unit(trajectory.xs) is trajectory.xs  # floats pass through
 
 
 def test_trajectory_frame_checks_the_step(pipe):

@@ -32,10 +32,11 @@ class DenoisingScrubber(Explorer):
     rows = (("play", "step"), ("seed", "sampler", "steps"))
     frame_format = "jpeg"
     samples = True
-    # a DDPM trajectory of 4 digits is 2 x 1,001 steps of (4, 1, 28, 28) floats, ~25 MB, and
-    # takes a minute to sample; DDIM-50 is 1.3 MB. Frames are ~10 KB: a DDPM run's worth.
+    # trajectories are kept `frames.compact`, as uint8: a DDPM one of 4 digits is 2 x 1,001
+    # steps of (4, 1, 28, 28), 6.3 MB (25 MB as floats), and takes a minute to sample;
+    # DDIM-50 is 0.3 MB. Frames are ~10 KB: a DDPM run's worth.
     cache_limits = {"trajectories": 8, "frames": 1024}
-    cache_megabytes = {"trajectories": 64}  # two DDPM runs and the DDIM ones beside them
+    cache_megabytes = {"trajectories": 24}  # the demo seeds' three DDPM runs and DDIM ones
     bench_moves = (
         Move("step slider, first visit", "step", range(1, 41), moves=40),
         Move("step slider, cached", "step", range(0, 41)),
@@ -113,7 +114,7 @@ class DenoisingScrubber(Explorer):
             progress=False,  # the widget's own bar shows it, not a second tqdm bar below
             **SAMPLERS[sampler],
         )
-        return trajectory
+        return frames.compact(trajectory)
 
     def changed(self, name: str | None) -> None:
         """A new seed, sampler or step count: its trajectory, and the step slider fits it."""
@@ -151,11 +152,11 @@ class DenoisingScrubber(Explorer):
         steps = [round(f * n) for f in fractions]
         fig, axes = plt.subplots(2, len(steps), figsize=(1.9 * len(steps), 4))
         for col, step in enumerate(steps):
-            x_t = trajectory.xs[step, 0, 0].clamp(0, 1).numpy()
+            x_t = frames.unit(trajectory.xs[step, 0, 0]).numpy()
             axes[0, col].imshow(x_t, cmap="gray", vmin=0, vmax=1)
             axes[0, col].set_title(f"step {step}/{n}", fontsize=9)
-            x0 = trajectory.x0s[min(step, n - 1), 0, 0]
-            axes[1, col].imshow(x0.clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
+            x0 = frames.unit(trajectory.x0s[min(step, n - 1), 0, 0])
+            axes[1, col].imshow(x0.numpy(), cmap="gray", vmin=0, vmax=1)
             for ax in axes[:, col]:
                 ax.axis("off")
         axes[0, 0].set_title(f"x_t, step 0/{n}", fontsize=9)

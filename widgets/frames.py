@@ -36,6 +36,24 @@ def to_model_space(images: torch.Tensor) -> torch.Tensor:
     return images * 2 - 1
 
 
+def compact(trajectory: diffusion.Trajectory) -> diffusion.Trajectory:
+    """A pipeline's trajectory (in [0, 1]) as uint8 pixels, 0..255: a quarter of the float
+    bytes in a cache, and exactly the values a frame shows (`to_pixels` rounds the same way).
+    `unit` turns its tensors back into floats in [0, 1]."""
+
+    def pixels(images: torch.Tensor) -> torch.Tensor:
+        return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+
+    return diffusion.Trajectory(
+        pixels(trajectory.xs), pixels(trajectory.x0s), list(trajectory.timesteps)
+    )
+
+
+def unit(images: torch.Tensor) -> torch.Tensor:
+    """Images of a trajectory, compact (uint8 0..255) or not (floats), as floats in [0, 1]."""
+    return images.float() / 255 if images.dtype == torch.uint8 else images
+
+
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
     """(H, W) or (H, W, 3) uint8 -> (H, W, 3) uint8."""
     return np.repeat(pixels[..., None], 3, axis=-1) if pixels.ndim == 2 else pixels
@@ -74,13 +92,13 @@ def trajectory_frame(trajectory: diffusion.Trajectory, step: int, scale: int) ->
     """Frame `step` (0 = pure noise, S = the samples) as uint8 (2 rows of B images, enlarged).
 
     Top: x_t after `step` steps; bottom: the x0 prediction the model made at that point
-    (at the end, the last prediction). The trajectory is a pipeline's, in [0, 1].
+    (at the end, the last prediction). The trajectory is a pipeline's, in [0, 1], or `compact`.
     """
     n = len(trajectory.timesteps)
     if not 0 <= step <= n:
         raise ValueError(f"step must be in 0..{n}, got {step}")
-    xs = to_model_space(trajectory.xs[step])  # (B, C, H, W)
-    x0s = to_model_space(trajectory.x0s[min(step, n - 1)])  # (B, C, H, W)
+    xs = to_model_space(unit(trajectory.xs[step]))  # (B, C, H, W)
+    x0s = to_model_space(unit(trajectory.x0s[min(step, n - 1)]))  # (B, C, H, W)
     gap = 4 * scale // 4 + 2
     top = grid([tile(x, scale) for x in xs], len(xs), gap)
     bottom = grid([tile(x, scale) for x in x0s], len(x0s), gap)

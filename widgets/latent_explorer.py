@@ -214,7 +214,7 @@ def check_inputs(images, captions, seeds, view, images_per_prompt, indices: dict
 
 
 class LatentExplorer(Explorer):
-    """Three views of a text-to-image latent diffusion pipeline, one frame.
+    """Five views of a text-to-image latent diffusion pipeline, one frame.
 
     pipe: a `pipelines.TextToImagePipeline` (its `.vae` encodes and decodes); images: test
     images (N, 3, H, W) in [-1, 1] with their `captions` (N strings), to encode and
@@ -222,10 +222,11 @@ class LatentExplorer(Explorer):
     """
 
     samples = True
-    # a generation keeps x_t and x0 of 4 samples (3x32x32) at 51 steps, ~5 MB, and takes
-    # seconds to sample; frames are 10-20 KB (interpolation frames are decoded live, not kept)
+    # a generation keeps x_t and x0 of 4 samples (3x32x32) at 51 steps as uint8
+    # (`frames.compact`), 1.2 MB, and takes seconds to sample; frames are 10-20 KB
+    # (interpolation frames are decoded live, not kept)
     cache_limits = {"generations": 8, "frames": 512, "neighbours": 16}
-    cache_megabytes = {"generations": 40}  # all 8 generations
+    cache_megabytes = {"generations": 10}  # all 8 generations
     bench_moves = (
         Move(
             "interpolation t slider, live decode",
@@ -432,7 +433,7 @@ class LatentExplorer(Explorer):
         def sample() -> tuple[diffusion.Trajectory, list[str]]:
             prompt, guidance_scale, seed = key
             self.progress.value = 0
-            return generate(
+            trajectory, unknown = generate(
                 self.pipe,
                 prompt,
                 guidance_scale,
@@ -441,6 +442,7 @@ class LatentExplorer(Explorer):
                 self.steps,
                 self.show_progress,
             )
+            return frames.compact(trajectory), unknown
 
         return self.cached(key, sample, "generations")
 
@@ -462,7 +464,7 @@ class LatentExplorer(Explorer):
 
     def nearest(self, key: tuple, space: str, k: int = 3):
         """`provenance.Neighbours` of generation `key`'s samples in `space`, found once."""
-        images = frames.to_model_space(self.generation(key)[0].images)  # (B, 3, H, W)
+        images = frames.to_model_space(frames.unit(self.generation(key)[0].images))  # (B, 3, H, W)
         return self.cached(
             (key, space), lambda: self.training_index(space).nearest(images, k), "neighbours"
         )
@@ -471,7 +473,7 @@ class LatentExplorer(Explorer):
         """PNG of the "originality" view: each sample beside its nearest training images."""
 
         def draw() -> bytes:
-            samples = frames.to_model_space(self.generation(key)[0].images)
+            samples = frames.to_model_space(frames.unit(self.generation(key)[0].images))
             training = self.training_index(space).images
             found = self.nearest(key, space)
             pixels = originality_pixels(samples, found, training, self.scale, self.labels)
@@ -545,7 +547,7 @@ class LatentExplorer(Explorer):
         for col, f in enumerate(fractions):
             step = round(f * n)
             ax = fig.add_subplot(grid[2, col])
-            ax.imshow(frames.to_pixels(trajectory.xs[step, 0] * 2 - 1))
+            ax.imshow(frames.to_pixels(frames.unit(trajectory.xs[step, 0]) * 2 - 1))
             ax.set_title(f"step {step}/{n}", fontsize=8)
         prompt = f'"{key[0]}"' if key[0] else "the empty prompt (unconditional)"
         fig.text(0.5, 0.02, f"{prompt}, guidance {key[1]:g}: z_t decoded", ha="center")

@@ -59,7 +59,8 @@ def latents_pixels(trajs: dict, scale: int, labels: frames.Labels) -> np.ndarray
     rows = []
     for name, traj in trajs.items():
         steps = len(traj.timesteps)
-        images = [traj.x0s[i, 0] for i in shown_steps(steps)] + [traj.images[0]]
+        images = [frames.unit(traj.x0s[i, 0]) for i in shown_steps(steps)]
+        images.append(frames.unit(traj.images[0]))
         titles = [f"x0 @ {i + 1}/{steps}" for i in shown_steps(steps)] + [f"{name}-{steps}"]
         tiles = [frames.tile(image * 2 - 1, scale) for image in images]  # [0, 1] -> [-1, 1]
         size = tiles[0].shape[0]
@@ -104,8 +105,9 @@ class StepsExplorer(Explorer):
     a toggle to the 2-D toy. ddim_pipe: a `TextToImagePipeline`; flow_pipe: a
     `FlowTextToImagePipeline`; both take the same prompts."""
 
+    # two trajectories of one image (3x32x32) at up to 51 steps, kept `frames.compact` as
+    # uint8: at most 0.3 MB a (prompt, steps); frames are ~30 KB
     cache_limits = {"trajectories": 32, "frames": 256}
-    cache_megabytes = {"trajectories": 32}
     bench_moves = (
         Move("steps slider, first visit (two samplers)", "steps", range(1, 21), moves=20),
         Move("steps slider, cached", "steps", range(1, 21)),
@@ -149,9 +151,10 @@ class StepsExplorer(Explorer):
         """Both samplers' trajectories for (prompt, steps), sampled once."""
 
         def sample():
-            return trajectories(
+            found = trajectories(
                 self.ddim_pipe, self.flow_pipe, prompt, steps, self.seed, self.guidance_scale
             )
+            return {name: frames.compact(trajectory) for name, trajectory in found.items()}
 
         return self.cached((prompt, steps), sample, cache="trajectories")
 
