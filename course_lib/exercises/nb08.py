@@ -169,7 +169,7 @@ def _target_cases() -> list[tuple]:
     a1 = torch.tensor([[4, end, pad, pad], [3, 4, 5, end]])
     q2 = torch.tensor([[9, end]])
     a2 = torch.tensor([[6, 6, end]])
-    return [(q1, a1, 4), (q2, a2, 1), (q1, a1, 16)]
+    return [(q1, a1, 4), (q2, a2, 1), (q1, a1, 17)]
 
 
 def _diagnose_targets(got, expected, case) -> str | None:
@@ -194,7 +194,7 @@ def check_answer_targets(my_answer_targets) -> Result:
         _target_cases(),
         name="your answer_targets",
         diagnose=_diagnose_targets,
-        labels=["2 questions, 4 image tokens", "1 question, 1 image token", "16 image tokens"],
+        labels=["2 questions, 4 image tokens", "1 question, 1 image token", "17 image tokens"],
     )
 
 
