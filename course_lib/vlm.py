@@ -5,14 +5,15 @@ projector of LLaVA-1.5, Liu et al. 2024, "Improved Baselines with Visual Instruc
 
 One sequence, left to right:
 
-    [ N image tokens | question, left-padded to L_q, ending in <end> | answer words, <end> ]
+    [ 1 + N image tokens | question, left-padded to L_q, ending in <end> | answer words, <end> ]
 
-From the language model's side the image is just more context: N tokens it never has to
-predict. Training scores only the answer (`answer_targets` puts `IGNORE` everywhere else);
+The image tokens are the ViT's CLS token (a summary of the whole image), then one token per
+patch. From the language model's side the image is just more context: 1 + N tokens it never
+has to predict. Training scores only the answer (`answer_targets` puts `IGNORE` everywhere else);
 generation is greedy, one word at a time, with a key/value cache per block.
 
-Letters: B batch, C channels, H x W pixels, P patch size, N = (H/P)(W/P) image tokens,
-L_q question slots, L_a answer slots, S = N + L_q + L_a - 1 sequence positions,
+Letters: B batch, C channels, H x W pixels, P patch size, N = (H/P)(W/P) patch tokens,
+L_q question slots, L_a answer slots, S = 1 + N + L_q + L_a - 1 sequence positions,
 D_v vision width, D language-model width, V vocabulary size.
 """
 
@@ -67,7 +68,7 @@ class VLMConfig:
     # vision encoder: a ViT whose output is its patch tokens
     image_size: int = 32
     channels: int = 3
-    patch_size: int = 8  # 32/8 -> 4x4 = 16 image tokens; 4 -> 64
+    patch_size: int = 8  # 32/8 -> 4x4 = 16 patch tokens (17 image tokens with CLS); 4 -> 64
     vision_dim: int = 64  # D_v
     vision_depth: int = 4
     vision_heads: int = 4
@@ -159,19 +160,25 @@ def answer_loss(logits: Tensor, targets: Tensor) -> Tensor:
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
 
 
+def mlp_adapter(vision_dim: int, dim: int) -> nn.Sequential:
+    """LLaVA-1.5's projector ("mlp2x_gelu"): Linear, GELU, Linear, applied to each token on
+    its own; (B, N, D_v) patch tokens -> (B, N, D) in the words' space."""
+    return nn.Sequential(nn.Linear(vision_dim, dim), nn.GELU(), nn.Linear(dim, dim))
+
+
 @dataclass
 class Generation:
     """What greedy generation made: per item, per new word."""
 
     token_ids: Tensor  # (B, T) the words chosen, <end> and <pad> after it
     confidence: Tensor  # (B, T) the probability the model gave each chosen word
-    attention: Tensor | None  # (B, T, N): from each word's position to the image tokens
+    attention: Tensor | None  # (B, T, N): from each word's position to the patch tokens
     seconds: float = 0.0
 
 
 class VLM(nn.Module):
-    """ViT patch tokens -> MLP adapter -> N image tokens, then question and answer words,
-    all through one causal decoder (`transformer.Block(causal=True)`); logits over words."""
+    """ViT CLS and patch tokens -> MLP adapter -> 1 + N image tokens, then question and answer
+    words, all through one causal decoder (`transformer.Block(causal=True)`); logits over words."""
 
     def __init__(self, config: VLMConfig = VLMConfig()):
         super().__init__()
@@ -179,9 +186,7 @@ class VLM(nn.Module):
         self.questions = Tokenizer(c.vocab, c.question_length)
         self.answers = Tokenizer(c.vocab, c.answer_length)
         self.vision = ViT(c.vision_config)
-        self.adapter = nn.Sequential(  # LLaVA-1.5's projector: Linear, GELU, Linear
-            nn.Linear(c.vision_dim, c.dim), nn.GELU(), nn.Linear(c.dim, c.dim)
-        )
+        self.adapter = mlp_adapter(c.vision_dim, c.dim)
         self.colour_embed = nn.Linear(c.channels, c.dim)  # each patch's mean colour -> D
         self.token_embed = nn.Embedding(len(c.vocab), c.dim)
         length = c.num_image_tokens + c.question_length + c.answer_length - 1  # S
@@ -226,11 +231,11 @@ class VLM(nn.Module):
         return self.head(self.norm(h)), mean
 
     def _prefix(self, images: Tensor, question_ids: Tensor) -> tuple[Tensor, Tensor]:
-        """Image tokens then question embeddings, positions added: (B, N + L_q, D), and
-        its padding mask (B, N + L_q), True at the question's <pad>s. With k questions per
+        """Image tokens then question embeddings, positions added: (B, 1 + N + L_q, D), and
+        its padding mask (B, 1 + N + L_q), True at the question's <pad>s. With k questions per
         image (question_ids (k B, L_q), image i asked rows k i .. k i + k - 1) the ViT
         still runs once per image."""
-        image = self.image_tokens(images)  # (B, N, D)
+        image = self.image_tokens(images)  # (B, 1 + N, D)
         if len(question_ids) % len(image):
             raise ValueError(
                 f"{len(question_ids)} questions for {len(image)} images: pass one question "
@@ -278,7 +283,7 @@ class VLM(nn.Module):
         if not 1 <= max_new_tokens <= self.config.answer_length:
             raise ValueError(f"max_new_tokens must be in 1..{self.config.answer_length}")
         start = time.perf_counter()
-        h, padding = self._prefix(images, question_ids)  # (B, N + L_q, D)
+        h, padding = self._prefix(images, question_ids)  # (B, 1 + N + L_q, D)
         caches = [KVCache() for _ in self.blocks] if use_cache else None
         words, probs, maps = [], [], []
         done = torch.zeros(len(h), dtype=torch.bool, device=h.device)

@@ -17,7 +17,74 @@ def status(result) -> str:
     return result.status
 
 
-# 1. answer_targets
+# 1. the adapter
+
+
+def reference_adapter(vision_dim, dim):
+    return nn.Sequential(nn.Linear(vision_dim, dim), nn.GELU(), nn.Linear(dim, dim))
+
+
+def two_linears(between, after=()):
+    """Linear, `between`, Linear, then `after`: the reference's widths, another structure."""
+    return lambda v, d: nn.Sequential(nn.Linear(v, d), *between, nn.Linear(d, d), *after)
+
+
+class MixesTokens(nn.Module):
+    def __init__(self, vision_dim, dim):
+        super().__init__()
+        self.mlp = reference_adapter(vision_dim, dim)
+
+    def forward(self, x):
+        return self.mlp(x + x.mean(dim=1, keepdim=True))
+
+
+class FunctionalGELU(nn.Module):
+    """Right, written another way: named layers and F.gelu in forward."""
+
+    def __init__(self, vision_dim, dim):
+        super().__init__()
+        self.up, self.out = nn.Linear(vision_dim, dim), nn.Linear(dim, dim)
+
+    def forward(self, x):
+        return self.out(nn.functional.gelu(self.up(x)))
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (two_linears([nn.ReLU()]), "behaves like ReLU"),
+        (two_linears([nn.Tanh()]), "behaves like Tanh"),
+        (two_linears([nn.SiLU()]), "behaves like SiLU"),
+        (two_linears([nn.GELU()], [nn.GELU()]), "extra GELU"),
+        (two_linears([]), "no activation"),
+        (two_linears([nn.GELU(approximate="tanh")]), "tanh approximation"),
+        (two_linears([nn.GELU(), nn.Dropout(0.5)]), "Dropout"),
+        (two_linears([nn.GELU(), nn.LayerNorm(64)]), "copied into Linear, GELU, Linear"),
+        (
+            lambda v, d: nn.Sequential(nn.Linear(v, d), nn.GELU(), nn.Linear(d, d, bias=False)),
+            "param",
+        ),
+        (lambda v, d: nn.Linear(v, d), "linear"),
+        (lambda v, d: nn.Sequential(nn.Linear(v, d), nn.GELU(), nn.Linear(d, v)), "must become"),
+        (lambda v, d: MixesTokens(v, d), "on its own"),
+        (lambda v, d: nn.Sequential(nn.Linear(v, 4 * d), nn.GELU(), nn.Linear(4 * d, d)), "width"),
+        (two_linears([nn.GELU(), nn.Linear(64, 64), nn.GELU()]), "3 Linear layers"),
+        (lambda v, d: "an adapter", "nn.Module"),
+    ],
+)
+def test_adapter_check_rejects_wrong_adapters(wrong, words):
+    result = nb08.check_adapter(wrong)
+    assert result.status == "Not right" and words in result.message, result.message
+
+
+def test_adapter_check_accepts_the_reference_and_waits_for_a_stub():
+    assert nb08.check_adapter(reference_adapter).passed
+    assert nb08.check_adapter(vlm.mlp_adapter).passed
+    assert nb08.check_adapter(FunctionalGELU).passed
+    assert nb08.check_adapter(stub).status == "Not yet"
+
+
+# 2. answer_targets
 
 
 def targets_everywhere(question_ids, answer_ids, n):
@@ -52,43 +119,7 @@ def test_answer_targets_check(capsys):
     assert [line.split(":")[0] for line in lines] == ["Correct", "Not yet"] + ["Not right"] * 3
 
 
-# 2. the adapter
-
-
-def reference_adapter(vision_dim, dim):
-    return nn.Sequential(nn.Linear(vision_dim, dim), nn.GELU(), nn.Linear(dim, dim))
-
-
-class MixesTokens(nn.Module):
-    def __init__(self, vision_dim, dim):
-        super().__init__()
-        self.mlp = reference_adapter(vision_dim, dim)
-
-    def forward(self, x):
-        return self.mlp(x + x.mean(dim=1, keepdim=True))
-
-
-@pytest.mark.parametrize(
-    "wrong, words",
-    [
-        (lambda v, d: nn.Linear(v, d), "linear"),
-        (lambda v, d: nn.Sequential(nn.Linear(v, d), nn.GELU(), nn.Linear(d, v)), "must become"),
-        (lambda v, d: MixesTokens(v, d), "on its own"),
-        (lambda v, d: nn.Sequential(nn.Linear(v, 4 * d), nn.GELU(), nn.Linear(4 * d, d)), "param"),
-        (lambda v, d: "an adapter", "nn.Module"),
-    ],
-)
-def test_adapter_check_rejects_wrong_adapters(wrong, words):
-    result = nb08.check_adapter(wrong)
-    assert result.status == "Not right" and words in result.message
-
-
-def test_adapter_check_accepts_the_reference_and_waits_for_a_stub():
-    assert nb08.check_adapter(reference_adapter).passed
-    assert nb08.check_adapter(stub).status == "Not yet"
-
-
-# 3. the screenshot's tokens
+# 4. the screenshot's tokens
 
 
 def test_screenshot_token_prediction():
@@ -100,7 +131,7 @@ def test_screenshot_token_prediction():
     assert nb08.check_screenshot_tokens("5329").status == "Not right"
 
 
-# 4. the causal mask with a cache
+# 3. the causal mask with a cache
 
 
 def test_causal_mask_check():

@@ -1,6 +1,7 @@
 """vlm-digits: the notebook-08 tiny vision-language model, trained from scratch on the
 4,000 captioned training digits, end to end (ViT, adapter and language model together),
-on the answers only. Every image is asked all five questions in each batch."""
+on the answers only. Every image in a batch is asked three of the five questions: its digit,
+its caption and one of colour, size and position."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from course_lib.vlm import QUESTIONS, VLM, VLMConfig, answer, degrade, image_tok
 NAME = "vlm-digits"
 HALF = True  # ~0.4M parameters; fp16 weights answer the same as fp32 (see the benchmark)
 PIPELINE = "course_lib.pipelines.VLMPipeline"
-MODEL = VLMConfig()  # patch 8: 16 image tokens
+MODEL = VLMConfig()  # patch 8: 16 patch tokens, 17 image tokens with the CLS
 # 64 images a step, each asked three of the five questions (192 sequences)
 TRAINING = train.OneCycleTraining(steps=2000, batch_size=64, lr=2e-3, weight_decay=0.01)
 STEPS = TRAINING.steps  # notebook 08's full-mode budget
