@@ -16,7 +16,7 @@ TEST_THREADS ?= 1
 TEST_WORKERS ?= 2
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # JupyterLab refuses root without it
 
-.PHONY: setup lab test test-ipywidgets7 student bench bench-browser site lint format clean
+.PHONY: setup lab test test-ipywidgets7 student slides bench bench-browser site lint format clean
 
 setup: $(VENV)/.installed
 
@@ -52,6 +52,13 @@ test-ipywidgets7: $(VENV7)/.installed
 # The student edition (notebooks/) from the instructor edition, the source (notebooks/solutions/).
 student: setup
 	$(BIN)/python -m tools.student
+
+# Slides: each lesson presents live with RISE (open it in `make lab`, press alt+R). This target
+# exports static reveal.js decks of the instructor edition, executed in fast mode, to
+# artifacts/slides/*.slides.html; they open offline (reveal.js and MathJax copied beside them).
+# `python -m tools.slides` re-writes the decks' slide metadata after a notebook changes.
+slides: setup
+	COURSE_FAST=1 $(BIN)/python -m tools.slides --export artifacts/slides
 
 bench: setup
 	$(BIN)/python -m course_lib.bench

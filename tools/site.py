@@ -90,13 +90,14 @@ def _json(value) -> str:
     return json.dumps(value)
 
 
-def to_html(nb) -> str:
-    """Export with every image embedded (no files beside the page, no CDN for figures)."""
+def to_html(nb, exporter=None) -> str:
+    """Export with every image embedded (no files beside the page, no CDN for figures); by
+    default as a page (nbconvert's HTMLExporter, template "lab"), or with `exporter`."""
     from nbconvert import HTMLExporter
 
     drop_stale_buffers(nb)
     figures = plotly_to_html(nb)
-    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    exporter = exporter or HTMLExporter(template_name="lab", embed_images=True)
     body, _ = exporter.from_notebook_node(nb)
     if figures:  # before require.js, so plotly.js defines the global `Plotly`, not a module
         body = body.replace("<head>", f'<head>\n<script src="{PLOTLY_JS}"></script>', 1)
@@ -112,16 +113,22 @@ def copy_plotly_js(out: Path) -> None:
     shutil.copyfile(Path(plotly.__file__).parent / "package_data" / PLOTLY_JS, out / PLOTLY_JS)
 
 
-def build(notebooks: list[Path], out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    copy_plotly_js(out)
+def write_pages(notebooks: list[Path], out: Path, convert, suffix: str) -> list[Path]:
+    """Execute each notebook and write `convert(executed)` to out/STEM+suffix; the pages."""
     pages = []
     for path in notebooks:
         start = time.perf_counter()
-        page = out / f"{path.stem}.html"
-        page.write_text(to_html(execute(path)), encoding="utf-8")
+        page = out / f"{path.stem}{suffix}"
+        page.write_text(convert(execute(path)), encoding="utf-8")
         pages.append(page)
         print(f"{page} ({time.perf_counter() - start:.0f} s)", flush=True)
+    return pages
+
+
+def build(notebooks: list[Path], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    copy_plotly_js(out)
+    pages = write_pages(notebooks, out, to_html, ".html")
     links = "\n".join(
         f'<li><a href="{html.escape(p.name)}">{html.escape(p.stem)}</a></li>' for p in pages
     )
