@@ -50,11 +50,12 @@ def test_every_lesson_is_a_sensible_deck(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
-def test_the_live_widget_is_on_a_slide_and_its_still_skipped(path):
+def test_the_widget_and_its_still_frames_are_on_slides(path):
     nb = nbformat.read(path, as_version=4)
-    stills = [c for c in nb.cells if slides.is_static_figure(c)]
-    assert {c.metadata.slideshow.slide_type for c in stills} <= {slides.SKIP}
     shown = {id(c) for cells in slides.deck(nb) for c in cells}
+    stills = [c for c in nb.cells if c.cell_type == "code" and ".static(" in c.source]
+    assert stills
+    assert all(id(c) in shown for c in stills), "a widget's .static() figure is on a slide"
     widget = [c for c in nb.cells if c.cell_type == "code" and re.search(WIDGET, c.source)]
     assert any(id(c) in shown for c in widget), "the live widget is on a slide"
 

@@ -11,9 +11,14 @@ how a cell begins, never by its index:
 - subslide: every `### Exercise` prompt, and the key figures a table names;
 - fragment: each exercise's code (the answer, in the instructor edition), revealed on a key;
 - skip: plumbing: the Colab setup cell, imports, the parameters cell, exercise checks and the
-  closing verdicts, and each widget's `.static()` figure (the live widget is on the slide);
+  closing verdicts;
 - notes: speaker notes, prose the presenter says rather than shows;
-- "-": everything else stays on the slide above it.
+- "-": everything else stays on the slide above it, each widget's `.static()` figure too: the
+  widget is on its slide, and its still frames are there wherever the widget cannot render. A
+  static deck has no kernel; and jupyterlab-rise 0.43 shows an ipywidgets 8 view as its text
+  repr (its slideshow app opens the notebook without the notebook tracker that ipywidgets 8's
+  manager registers through: jupyterlab-contrib/rise#126), so in RISE today you move the live
+  widget in the notebook beside the RISE preview (alt+R opens it side by side).
 
 A markdown cell with a `## ` or `### ` heading below its first line is first split there, so
 each slide starts at its heading.
@@ -22,7 +27,7 @@ each slide starts at its heading.
 notebook in fast mode, as `tools.site` does, and exports DIR/NAME.slides.html with nbconvert.
 The decks open offline: reveal.js is the copy the installed sphinx-revealjs package ships,
 MathJax the one jupyter-server-mathjax ships, both copied beside the decks, and no CDN script
-is loaded. Widgets have no kernel there, so the `.static()` figure under each is shown instead.
+is loaded (nor the widget manager: each widget shows as its `.static()` figure).
 """
 
 from __future__ import annotations
@@ -49,7 +54,6 @@ RISE = {"scroll": True, "start_slideshow_at": "beginning", "enable_chalkboard": 
 SPLIT_BEFORE = re.compile(r"^#{2,3} ", re.MULTILINE)
 SETUP = 'if "google.colab" in sys.modules'
 IMPORT = re.compile(r"^(import |from \S+ import )")
-STATIC_FIGURE = re.compile(r"^\w+\.static\(|\.static\(\)")
 
 # Each notebook's deck beyond the general rules: how a cell begins (its first line, stripped)
 # -> its slide type. Every key must match exactly one cell of its notebook.
@@ -187,22 +191,12 @@ def is_plumbing(cell) -> bool:
     )
 
 
-def is_static_figure(cell) -> bool:
-    """The still picture of a widget shown above it, for pages without a kernel."""
-    return (
-        cell.cell_type == "code"
-        and len(cell.source.splitlines()) <= 6
-        and bool(STATIC_FIGURE.search(cell.source))
-        and "exercises." not in cell.source
-    )
-
-
 def general_type(cell, index: int) -> str:
     """The slide type the general rules give a cell (the module docstring's list)."""
     head = first_line(cell)
     if index == 0:
         return SLIDE
-    if is_plumbing(cell) or is_static_figure(cell):
+    if is_plumbing(cell):
         return SKIP
     if cell.cell_type == "markdown" and head.startswith("## "):
         return SLIDE
@@ -308,14 +302,6 @@ def copy_assets(out: Path) -> None:
     site.copy_plotly_js(out)
 
 
-def show_static_figures(nb) -> int:
-    """Put each widget's `.static()` figure on the slide (a static deck has no live widget)."""
-    cells = [cell for cell in nb.cells if is_static_figure(cell)]
-    for cell in cells:
-        cell.metadata["slideshow"] = {"slide_type": SAME}
-    return len(cells)
-
-
 def exporter():
     from nbconvert import SlidesExporter
 
@@ -334,8 +320,7 @@ def exporter():
 
 
 def to_deck(nb) -> str:
-    """An executed notebook as a static deck, each widget's `.static()` figure on its slide."""
-    show_static_figures(nb)
+    """An executed notebook as a static deck."""
     return site.to_html(nb, exporter())
 
 
