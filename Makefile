@@ -53,6 +53,11 @@ test-ipywidgets7: $(VENV7)/.installed
 student: setup
 	$(BIN)/python -m tools.student
 
+# The concept questions in the instructor guide (docs/instructor/), from the instructor edition.
+.PHONY: guide
+guide: setup
+	$(BIN)/python -m tools.guide
+
 bench: setup
 	$(BIN)/python -m course_lib.bench
 	$(BIN)/python -m tools.bench
