@@ -214,7 +214,7 @@ def check_inputs(images, captions, seeds, view, images_per_prompt, indices: dict
 
 
 class LatentExplorer(Explorer):
-    """Three views of a text-to-image latent diffusion pipeline, one frame.
+    """Five views of a text-to-image latent diffusion pipeline, one frame.
 
     pipe: a `pipelines.TextToImagePipeline` (its `.vae` encodes and decodes); images: test
     images (N, 3, H, W) in [-1, 1] with their `captions` (N strings), to encode and
