@@ -60,6 +60,11 @@ student: setup
 slides: setup
 	COURSE_FAST=1 $(BIN)/python -m tools.slides --export artifacts/slides
 
+# The concept questions in the instructor guide (docs/instructor/), from the instructor edition.
+.PHONY: guide
+guide: setup
+	$(BIN)/python -m tools.guide
+
 bench: setup
 	$(BIN)/python -m course_lib.bench
 	$(BIN)/python -m tools.bench

@@ -66,8 +66,8 @@ def embed(images: Tensor, space: str, model=None) -> Tensor:
         got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
         raise ValueError(f"images must be a (N, C, H, W) tensor in [-1, 1], got {got}")
     images = images.detach().float().cpu()
-    if space == "pixel":
-        return images.flatten(1) / images[0].numel() ** 0.5  # L2 of these = RMS per pixel
+    if space == "pixel":  # the pixels themselves, no copy: `distances` makes them RMS per pixel
+        return images.flatten(1)
     if space == "judge":
         return judge.judge(images, model).features
     model = model if model is not None else checkpoints.load_pretrained("clip-digits")
@@ -75,10 +75,12 @@ def embed(images: Tensor, space: str, model=None) -> Tensor:
 
 
 def distances(queries: Tensor, keys: Tensor, space: str) -> Tensor:
-    """(N, F) and (M, F) vectors -> (N, M) distances: L2, or 1 - cosine for unit "clip" vectors."""
+    """(N, F) and (M, F) vectors -> (N, M) distances: 1 - cosine for unit "clip" vectors; L2
+    for "judge" features; for "pixel", L2 / sqrt(F), the root-mean-square pixel difference."""
     if space == "clip":
         return 1 - queries @ keys.T
-    return torch.cdist(queries.double(), keys.double()).float()
+    d = torch.cdist(queries.double(), keys.double())
+    return (d / queries.shape[1] ** 0.5 if space == "pixel" else d).float()
 
 
 def nearest_neighbour_baseline(vectors: Tensor, space: str) -> Tensor:

@@ -72,7 +72,9 @@ def test_prompt_changes_the_frame(pipes):
 def test_toy_view_draws_the_paths_for_the_step_count(pipes):
     explorer = build(pipes)
     explorer.controls["view"].value = "toy"
-    expected = toy_pixels(3, explorer.toy_noise, explorer.toy_means, explorer.toy_std)
+    expected = toy_pixels(
+        3, explorer.toy_noise, explorer.toy_means, explorer.toy_std, explorer.labels
+    )
     assert np.array_equal(frame(explorer), expected)
     assert explorer.controls["prompt"].disabled
     explorer.controls["steps"].value = 1

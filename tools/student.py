@@ -25,6 +25,8 @@ from pathlib import Path
 
 import nbformat
 
+from tools import generated
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "solutions"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -98,17 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if an edition is stale")
     args = parser.parse_args(argv)
-    stale = []
-    for path in sorted(SOURCE.glob("*.ipynb")):
-        target, text = ROOT / "notebooks" / path.name, render(path)
-        if target.exists() and target.read_text() == text:
-            continue
-        stale.append(target.name)
-        if not args.check:
-            target.write_text(text)
-    verb = "stale" if args.check else "written"
-    print(f"student edition: {len(stale)} {verb}" + (f": {', '.join(stale)}" if stale else ""))
-    return 1 if args.check and stale else 0
+    outputs = ((ROOT / "notebooks" / p.name, render(p)) for p in sorted(SOURCE.glob("*.ipynb")))
+    return generated.sync(outputs, check=args.check, what="student edition")
 
 
 if __name__ == "__main__":

@@ -459,7 +459,11 @@ class LatentExplorer(Explorer):
         if space not in self.training:
             from course_lib import provenance
 
-            self.training[space] = provenance.training_index("captioned", space)
+            built = next(iter(self.training.values()), None)
+            if built is None:
+                self.training[space] = provenance.training_index("captioned", space)
+            else:  # the same 4,000 images (49 MB as floats) serve every space: one copy
+                self.training[space] = provenance.TrainingIndex(built.images, built.labels, space)
         return self.training[space]
 
     def nearest(self, key: tuple, space: str, k: int = 3):

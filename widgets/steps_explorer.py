@@ -12,12 +12,11 @@ One `ipywidgets.Image` shows whichever view is picked.
 
 from __future__ import annotations
 
-import io
-
 import ipywidgets as ipw
 import numpy as np
 import torch
 from PIL import Image as PILImage
+from PIL import ImageDraw
 
 from course_lib import toy_flows
 from widgets import frames
@@ -72,32 +71,46 @@ def latents_pixels(trajs: dict, scale: int, labels: frames.Labels) -> np.ndarray
     return np.concatenate(rows, axis=0)
 
 
-def toy_pixels(steps: int, noise: torch.Tensor, means: torch.Tensor, std: float) -> np.ndarray:
-    """The toy's DDIM and Euler paths with `steps` steps, drawn by matplotlib; uint8 RGB."""
-    import matplotlib
+TOY_PANEL, TOY_LIMIT = 270, 4.5  # each toy panel's side in pixels; its axes span +-4.5
+TOY_COLOURS = {"DDIM": (255, 127, 14), "Euler": (31, 119, 180)}  # matplotlib's C1 and C0
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7, 3.4), dpi=80)
+def toy_panel(path: torch.Tensor, data: torch.Tensor, title: str, colour, labels) -> np.ndarray:
+    """One toy panel: the mixture's `data` points (M, 2) in grey, and each of the `path`'s
+    points (S+1, P, 2) walked step by step, drawn with PIL (no figure); uint8 RGB."""
+    panel = PILImage.new("RGB", (TOY_PANEL, TITLE + TOY_PANEL), frames.WHITE)
+    draw = ImageDraw.Draw(panel)
+    scale = TOY_PANEL / (2 * TOY_LIMIT)
+
+    def pixels(points: torch.Tensor) -> list[tuple[float, float]]:  # (K, 2), y up
+        return [((x + TOY_LIMIT) * scale, TITLE + (TOY_LIMIT - y) * scale) for x, y in points]
+
+    for x, y in pixels(data.tolist()):
+        draw.rectangle((x - 0.5, y - 0.5, x + 0.5, y + 0.5), fill=(204, 204, 204))
+    for point in range(path.shape[1]):
+        line = pixels(path[:, point].tolist())
+        draw.line(line, fill=colour, width=1)
+        for x, y in line:
+            draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=colour)
+    panel.paste(labels(title), (4, 0))
+    return np.asarray(panel)
+
+
+def toy_pixels(
+    steps: int, noise: torch.Tensor, means: torch.Tensor, std: float, labels: frames.Labels
+) -> np.ndarray:
+    """The toy's DDIM and Euler paths with `steps` steps, side by side; uint8 RGB."""
     data = toy_flows.sample_mixture(600, means, std, torch.Generator().manual_seed(0))
     paths = {
-        "DDIM, exact noise guess": toy_flows.ddim_path(noise, steps, means, std),
-        "Euler, exact velocity": toy_flows.flow_path(noise, steps, means, std),
+        "DDIM": ("DDIM, exact noise guess", toy_flows.ddim_path(noise, steps, means, std)),
+        "Euler": ("Euler, exact velocity", toy_flows.flow_path(noise, steps, means, std)),
     }
-    for k, (name, path) in enumerate(paths.items()):
-        ax = fig.add_subplot(1, 2, k + 1)
-        ax.scatter(*data.T, s=2, c="0.8")
-        for i in range(path.shape[1]):
-            ax.plot(*path[:, i].T, "o-", ms=2, lw=1, c="C1" if k == 0 else "C0")
-        ax.set_title(f"{name}, {steps} steps", fontsize=9)
-        ax.set_xlim(-4.5, 4.5)
-        ax.set_ylim(-4.5, 4.5)
-        ax.set_aspect("equal")
-        ax.axis("off")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return np.asarray(PILImage.open(buffer).convert("RGB"))
+    panels = [
+        toy_panel(path, data, f"{title}, {steps} steps", TOY_COLOURS[name], labels)
+        for name, (title, path) in paths.items()
+    ]
+    gap = np.full((panels[0].shape[0], GAP, 3), 255, dtype=np.uint8)
+    return np.concatenate([panels[0], gap, panels[1]], axis=1)
 
 
 class StepsExplorer(Explorer):
@@ -161,7 +174,7 @@ class StepsExplorer(Explorer):
     def frame_pixels(self, view: str, prompt: str, steps: int) -> np.ndarray:
         """The pixels of one frame, before encoding."""
         if view == "toy":
-            return toy_pixels(steps, self.toy_noise, self.toy_means, self.toy_std)
+            return toy_pixels(steps, self.toy_noise, self.toy_means, self.toy_std, self.labels)
         return latents_pixels(self.trajectories(prompt, steps), self.scale, self.labels)
 
     def draw(self) -> None:
