@@ -41,7 +41,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools import site, student
+from tools import generated, site, student
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "solutions"
@@ -55,8 +55,8 @@ SPLIT_BEFORE = re.compile(r"^#{2,3} ", re.MULTILINE)
 SETUP = 'if "google.colab" in sys.modules'
 IMPORT = re.compile(r"^(import |from \S+ import )")
 
-# Each notebook's deck beyond the general rules: how a cell begins (its first line, stripped)
-# -> its slide type. Every key must match exactly one cell of its notebook.
+# Each notebook's deck beyond the general rules: how a cell begins (its source, stripped; a
+# key may run past the first line) -> its slide type. Each key must begin exactly one cell.
 DECKS: dict[str, dict[str, str]] = {
     "01": {
         "digits, labels = data.mnist_tensors": SUBSLIDE,
@@ -124,10 +124,31 @@ DECKS: dict[str, dict[str, str]] = {
         "Read the two curves together": NOTES,
         "On a laptop CPU the batched call": NOTES,
     },
+    "07": {
+        "In fast mode we now switch to": NOTES,
+        # the trained VAE's reconstructions
+        'if FAST:\n    vae = checkpoints.load_pretrained("vae-digits")': SUBSLIDE,
+        "What does the latent look like?": SUBSLIDE,
+        'if FAST:\n    pipe = pipelines.load("ldm-digits"': SKIP,
+        "Back to a real prompt": SUBSLIDE,  # one layer's cross-attention, by hand
+        "At strength 0.2 the colour": NOTES,
+        "What real systems get wrong": NOTES,
+        "### Fakes: invisible to the eye": SUBSLIDE,
+        "Our judge cannot tell": NOTES,
+        "### Where the data came from, at scale": NOTES,
+    },
     "08": {
         "if FAST:": SKIP,
         "**An honest note on the shipped weights.**": NOTES,
         "tables = vlm_digits.read_tables()": SUBSLIDE,  # what images cost in real VLMs
+    },
+    "09": {
+        "Measured in x (the straightness table": NOTES,
+        "### Training it: the flow matching loss": SUBSLIDE,
+        "latent_range = ": SKIP,  # the shipped dit-digits pipeline, in fast mode
+        "### Does it follow the prompt? Measured at 8 and 50": SUBSLIDE,
+        "**What 150 seconds shows.**": NOTES,
+        "def shipped_quality(": SUBSLIDE,  # the shipped models side by side
     },
 }
 
@@ -211,7 +232,7 @@ def slide_types(nb, name: str) -> list[str]:
     """The slide type of every cell of notebook `name` (e.g. "01_patchify_vit.ipynb")."""
     types = [general_type(cell, i) for i, cell in enumerate(nb.cells)]
     for begins, kind in DECKS.get(name[:2], {}).items():
-        found = [i for i, cell in enumerate(nb.cells) if first_line(cell).startswith(begins)]
+        found = [i for i, cell in enumerate(nb.cells) if cell.source.strip().startswith(begins)]
         if len(found) != 1:
             raise ValueError(
                 f"{name}: DECKS key {begins!r} begins {len(found)} cells, not one; "
@@ -262,16 +283,9 @@ def lessons() -> list[Path]:
     return sorted(SOURCE.glob(LESSON))
 
 
-def write(paths: list[Path], check: bool = False) -> list[str]:
-    """Write each notebook's deck (or, with check, only list the stale ones); returns names."""
-    stale = []
-    for path in paths:
-        text = render(path)
-        if path.read_text() != text:
-            stale.append(path.name)
-            if not check:
-                path.write_text(text)
-    return stale
+def write(paths: list[Path], check: bool = False) -> int:
+    """Write each notebook's deck (with check, only report the stale ones); 1 if check fails."""
+    return generated.sync(((path, render(path)) for path in paths), check=check, what="slides")
 
 
 # The static decks (`--export`): local copies of reveal.js and MathJax beside them.
@@ -347,12 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         export(paths, args.export)
         return 0
-    stale = write(paths, check=args.check)
-    verb = "stale" if args.check else "written"
-    print(f"slides: {len(stale)} {verb}" + (f": {', '.join(stale)}" if stale else ""))
-    if args.check:
-        return 1 if stale else 0
-    return student.main([])  # the student edition carries the decks too
+    code = write(paths, check=args.check)
+    return code if args.check else student.main([])  # the student edition carries the decks
 
 
 if __name__ == "__main__":
