@@ -68,6 +68,7 @@ guide: setup
 bench: setup
 	$(BIN)/python -m course_lib.bench
 	$(BIN)/python -m tools.bench
+	$(BIN)/python -m tools.memory  # each explorer's memory over 1,000 random moves (~20 min)
 
 # Only the browser round trips: run the browser tests, then print what they recorded.
 bench-browser: setup
