@@ -27,6 +27,7 @@ pass), `Move` (a benchmark row).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import time
@@ -213,11 +214,12 @@ class Explorer(ipw.VBox):
             cache.limit = cache.max_bytes = float("inf")  # keep everything while visiting
         self._raise_errors = True
         try:
-            for done, setting in enumerate(settings, 1):
-                self.set_values(setting)
-                if progress is not None:
-                    progress(done, len(settings))
-            self.set_values(start)
+            with self.held():  # the browser gets the last frame, not every one visited
+                for done, setting in enumerate(settings, 1):
+                    self.set_values(setting)
+                    if progress is not None:
+                        progress(done, len(settings))
+                self.set_values(start)
         finally:
             self._raise_errors = False
             for name, cache in self.caches.items():
@@ -227,6 +229,16 @@ class Explorer(ipw.VBox):
         for name in self.slow_text:
             self.controls[name].disabled = True
         return len(settings)
+
+    @contextlib.contextmanager
+    def held(self):
+        """Within: changes to the frame, status, progress bar and controls reach the browser
+        only at the end, once each (`hold_sync`)."""
+        with contextlib.ExitStack() as stack:
+            for widget in [self.frame, self.status, self.progress, *self.controls.values()]:
+                if widget is not None:
+                    stack.enter_context(widget.hold_sync())
+            yield
 
     def nearest_first(self, name: str) -> list:
         """The values control `name` offers, its current value first, then by distance from it

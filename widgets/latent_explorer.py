@@ -407,6 +407,9 @@ class LatentExplorer(Explorer):
     def draw_words(self) -> None:
         key, step = self.generation_key(), self.controls["step"].value
         word = self.controls["word"].value.strip().lower()
+        if key[1] == 0:  # the pipeline refuses to record maps of a prompt it does not read
+            self.status.value = "at w = 0 the prompt is not read: pick w = 1 or more"
+            return
         maps = self.word_maps(key)
         if word not in maps.words:
             self.status.value = escape(f"pick a word of the prompt: {', '.join(maps.words)}")
