@@ -44,10 +44,13 @@ lab: setup
 # and opens it in the browser. Each page opened starts a kernel that builds every explorer and
 # precomputes every setting that samples (minutes; the bar on the page and this terminal count
 # them), so open it once, before the room fills, and keep the tab. DEMO_PORT=8866 by default.
+# Progressive rendering shows the page, and the bar, while the start-up cell runs; no pings,
+# since Voila reads no pong while a cell runs and would drop the page after 90 s of it.
 DEMO_PORT ?= 8866
+VOILA_ARGS := --Voila.ip=127.0.0.1 --VoilaConfiguration.progressive_rendering=True \
+  '--Voila.tornado_settings={"ws_ping_interval": 0}'
 demo: setup
-	$(BIN)/voila notebooks/gallery.ipynb --Voila.ip=127.0.0.1 --port=$(DEMO_PORT) \
-	  --VoilaConfiguration.progressive_rendering=True $(JUPYTER_ARGS)
+	$(BIN)/voila notebooks/gallery.ipynb --port=$(DEMO_PORT) $(VOILA_ARGS) $(JUPYTER_ARGS)
 
 # Browser tests (tests/browser) need Chromium: `sudo apt-get install -y chromium` (.ci/run
 # does it); without it they are skipped, with the reason in the summary.

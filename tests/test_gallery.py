@@ -50,6 +50,7 @@ def test_make_demo_serves_the_gallery_with_voila_from_the_lab_extra():
     assert any(r.startswith("voila") for r in extras["test"]), "the browser test serves it"
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^demo: setup\n\t\$\(BIN\)/voila notebooks/gallery\.ipynb", makefile, re.M)
+    assert "ws_ping_interval" in makefile, "a start-up longer than 90 s keeps its page"
     assert ".[lab]" in (ROOT / "environment.yml").read_text()
     assert "make demo" in (ROOT / "README.md").read_text()
 

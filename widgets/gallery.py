@@ -12,30 +12,31 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 import ipywidgets as ipw
 
 import widgets
 from widgets.base import Explorer
 
-ORDER = (  # the notebook each explorer comes from, in course order
-    ("PatchExplorer", "01"),
-    ("AttentionExplorer", "02"),
-    ("SimilarityExplorer", "03"),
-    ("NoisingScrubber", "04"),
-    ("DenoisingScrubber", "05"),
-    ("GuidanceExplorer", "06"),
-    ("LatentExplorer", "07"),
-    ("VLMExplorer", "08"),
-    ("StepsExplorer", "09"),
+ORDER = (  # in course order: the explorer of notebook 01, 02, ...
+    "PatchExplorer",
+    "AttentionExplorer",
+    "SimilarityExplorer",
+    "NoisingScrubber",
+    "DenoisingScrubber",
+    "GuidanceExplorer",
+    "LatentExplorer",
+    "VLMExplorer",
+    "StepsExplorer",
 )
 ZOOM = 1.5  # how much larger than in a notebook every explorer is drawn (controls and frames)
 # Voila's page takes Font Awesome, the Play buttons' icons, from a CDN: offline there is none,
 # so the gallery draws them as plain characters
 ICONS = {
     "play": "\\25B6",
-    "pause": "\\23F8",
-    "stop": "\\23F9",
+    "pause": "\\275A\\275A",
+    "stop": "\\25A0",
     "retweet": "\\21BB",
     "repeat": "\\21BB",
 }
@@ -51,7 +52,7 @@ ICON = (
 
 def names() -> list[str]:
     """Every explorer's class name, in course order; one missing from ORDER comes last."""
-    ordered = [name for name, _ in ORDER if name in widgets.__all__]
+    ordered = [name for name in ORDER if name in widgets.__all__]
     return ordered + sorted(set(widgets.__all__) - set(ordered))
 
 
@@ -76,23 +77,30 @@ def say(text: str) -> None:
     print(f"gallery: {text}", file=sys.__stderr__, flush=True)
 
 
-def build(full: bool = True, show=None) -> dict[str, Explorer]:
+class Progress(ipw.VBox):
+    """The start-up on the page: a line saying what is being done, and a bar. Show it in a
+    cell of its own, before `build`: a page served by Voila shows a cell's output only once
+    the cell has run, and the bar must be there while `build` runs."""
+
+    def __init__(self):
+        self.line = ipw.HTML("Building the explorers from the shipped weights...")
+        self.bar = ipw.IntProgress(min=0, max=len(names()), description="building")
+        self.bar.style.description_width = "initial"
+        super().__init__([self.line, self.bar])
+
+    def moved(self, first: int) -> Callable[[int, int], None]:
+        """A `precompute` callback that counts on from `first`."""
+        return lambda done, total: setattr(self.bar, "value", first + done)
+
+
+def build(full: bool = True, progress: Progress | None = None) -> dict[str, Explorer]:
     """Every explorer from its `demo()`, then precomputed under one progress bar: all its
     slow settings (`full`), or the two nearest the start (fast mode, for CI: what a key
-    press and its way back reach; `Explorer.nearest_first`).
-
-    show: how to put the progress bar on the page (default IPython's `display`); it is
-    hidden when done. Returns class name -> explorer, in course order.
+    press and its way back reach; `Explorer.nearest_first`). The bar is hidden when done.
+    Returns class name -> explorer, in course order.
     """
-    if show is None:
-        from IPython.display import display as show
-    bar = ipw.IntProgress(min=0, max=len(names()), description="building")
-    bar.style.description_width = "initial"
-    line = ipw.HTML("Building the explorers from the shipped weights...")
-    box = ipw.VBox([line, bar])
-    show(box)
-    start = time.perf_counter()
-    explorers = {}
+    progress, start, explorers = progress or Progress(), time.perf_counter(), {}
+    line, bar = progress.line, progress.bar
     for name in names():
         explorers[name] = for_the_room(getattr(widgets, name).demo())
         bar.value += 1
@@ -103,14 +111,10 @@ def build(full: bool = True, show=None) -> dict[str, Explorer]:
     for name, explorer in explorers.items():
         if not todo[name]:
             continue
-        first, began = bar.value, time.perf_counter()
+        began = time.perf_counter()
         line.value = f"Precomputing {name}: every setting that samples, once ({todo[name]})"
-
-        def moved(done: int, total: int, first: int = first) -> None:
-            bar.value = first + done
-
-        explorer.precompute(limit, moved)
+        explorer.precompute(limit, progress.moved(bar.value))
         say(f"{name}: {todo[name]} settings in {time.perf_counter() - began:.0f} s")
     say(f"ready in {time.perf_counter() - start:.0f} s")
-    box.layout.display = "none"  # hidden, not closed: a closed one shows an error on the page
+    progress.layout.display = "none"  # hidden, not closed: a closed one shows an error
     return explorers

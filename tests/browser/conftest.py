@@ -209,7 +209,10 @@ class Voila(Server):
             "--no-browser",
             "--Voila.ip=127.0.0.1",
             f"--port={self.port}",
-            "--VoilaConfiguration.progressive_rendering=True",  # as `make demo` serves it
+            # as `make demo` serves it: the page while the start-up cell runs, and no pings
+            # (Voila reads no pong while a cell runs, and would drop the page after 90 s)
+            "--VoilaConfiguration.progressive_rendering=True",
+            '--Voila.tornado_settings={"ws_ping_interval": 0}',
         ]
         self.start(home, command, jupyter_env(home, fast), cwd=ROOT / "notebooks")
         # the static files answer at once; the page itself waits for the notebook to run
