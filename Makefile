@@ -1,5 +1,6 @@
 # Patches to Pixels: the two commands a fresh machine needs.
 #   make lab    set up, then open the course in JupyterLab
+#   make demo   set up, then serve the demo gallery (every widget, no code) for a projector
 #   make test   set up, then run every test (library, widgets on ipywidgets 8 and 7.7,
 #               notebooks in fast mode, notebooks in JupyterLab + headless Chromium)
 PYTHON ?= python3
@@ -16,7 +17,7 @@ TEST_THREADS ?= 1
 TEST_WORKERS ?= 2
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)  # JupyterLab refuses root without it
 
-.PHONY: setup lab test test-ipywidgets7 student slides bench bench-browser site lint format clean
+.PHONY: setup lab demo test test-ipywidgets7 student slides bench bench-browser site lint format clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +39,18 @@ $(VENV7)/.installed: pyproject.toml $(VENV)/.installed
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(JUPYTER_ARGS)
+
+# The demo gallery: Voila serves notebooks/gallery.ipynb on localhost (offline, no code shown)
+# and opens it in the browser. Each page opened starts a kernel that builds every explorer and
+# precomputes every setting that samples (minutes; the bar on the page and this terminal count
+# them), so open it once, before the room fills, and keep the tab. DEMO_PORT=8866 by default.
+# Progressive rendering shows the page, and the bar, while the start-up cell runs; no pings,
+# since Voila reads no pong while a cell runs and would drop the page after 90 s of it.
+DEMO_PORT ?= 8866
+VOILA_ARGS := --Voila.ip=127.0.0.1 --VoilaConfiguration.progressive_rendering=True \
+  '--Voila.tornado_settings={"ws_ping_interval": 0}'
+demo: setup
+	$(BIN)/voila notebooks/gallery.ipynb --port=$(DEMO_PORT) $(VOILA_ARGS) $(JUPYTER_ARGS)
 
 # Browser tests (tests/browser) need Chromium: `sudo apt-get install -y chromium` (.ci/run
 # does it); without it they are skipped, with the reason in the summary.

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools import student
+from tools import LESSONS, student
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
@@ -14,8 +14,9 @@ SOURCES = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 
 def test_every_source_has_a_student_edition_and_back():
     assert SOURCES, "the instructor edition lives in notebooks/solutions/"
-    students = {p.name for p in (ROOT / "notebooks").glob("*.ipynb")} - {"gallery.ipynb"}
+    students = {p.name for p in (ROOT / "notebooks").glob(LESSONS)}
     assert students == {p.name for p in SOURCES}
+    assert all(p.match(LESSONS) for p in SOURCES), "notebooks/solutions/ holds lessons only"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)

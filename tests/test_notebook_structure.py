@@ -1,6 +1,6 @@
-"""Every notebook, in both editions (notebooks/ for students, notebooks/solutions/ for
-instructors), follows the course's shape: setup cell, parameters cell, no stored outputs,
-exercises tagged and checked by the library.
+"""Every lesson notebook (`tools.LESSONS`), in both editions (notebooks/ for students,
+notebooks/solutions/ for instructors), follows the course's shape: setup cell, parameters
+cell, no stored outputs, exercises tagged and checked by the library.
 
 The notebooks themselves run under nbval (`pytest --nbval-lax notebooks notebooks/solutions`),
 the student edition in JupyterLab instead when the browser tests run (../conftest.py).
@@ -13,8 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools import LESSONS
+
 ROOT = Path(__file__).resolve().parent.parent
-STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks").glob(LESSONS))
 NOTEBOOKS = STUDENT + sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 REPO_URL = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
 

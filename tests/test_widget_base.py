@@ -127,3 +127,65 @@ def test_a_thousand_random_moves_keep_every_cache_within_its_limits(name):
         assert entries <= lru.limit, f"{name}: cache {cache!r} kept more entries than its limit"
         assert size <= lru.max_bytes, f"{name}: cache {cache!r} kept more bytes than its limit"
         assert lru.bytes == sum(nbytes(value) for value in lru.values())
+
+
+class SlowSquares(Squares):
+    """Squares whose odd n "sample": `precompute` visits them, and 7 fails."""
+
+    slow_text = ("note",)
+
+    def __init__(self):
+        self.sampled = []
+        Explorer.__init__(
+            self,
+            {
+                "n": ipw.IntSlider(min=0, max=9, value=0, description="n"),
+                "note": ipw.Text(value="", description="note"),
+            },
+        )
+
+    def draw(self) -> None:
+        n = self.controls["n"].value
+        if n == 7:
+            raise ValueError("7 cannot be sampled")
+        self.show(self.cached(n, lambda: self.sampled.append(n) or bytes([n])))
+
+    def slow_settings(self) -> list[dict]:
+        return [{"n": n} for n in (1, 3, 5, 9)]
+
+
+def test_precompute_visits_the_slow_settings_keeps_them_and_returns():
+    explorer, progress = SlowSquares(), []
+    assert explorer.precompute(limit=0) == 0 and explorer.sampled == [0]
+    assert explorer.precompute(progress=lambda *done: progress.append(done)) == 4
+    assert explorer.sampled == [0, 1, 3, 5, 9] and progress == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert explorer.controls["n"].value == 0 and explorer.frame.value == bytes([0])
+    assert explorer.caches["frames"].limit == 5, "grown to keep all it visited"
+    for n in (9, 1, 5, 3):  # every slow setting is now drawn from the cache
+        explorer.controls["n"].value = n
+    assert explorer.sampled == [0, 1, 3, 5, 9] and explorer.controls["note"].disabled
+    explorer.slow_settings = lambda: [{"n": 7}]
+    with pytest.raises(ValueError, match="7 cannot"):  # raised, not hidden in the status
+        explorer.precompute()
+    explorer.controls["n"].value = 1
+    explorer.controls["n"].value = 7
+    assert "7 cannot" in explorer.status.value, "after precompute, errors show again"
+
+
+def test_nearest_first_starts_where_the_control_is():
+    explorer = Squares(n=4)
+    assert explorer.nearest_first("n") == [4, 5, 3, 6, 2, 7, 1, 8, 0, 9]
+
+
+@pytest.mark.parametrize("name", widgets.__all__)
+def test_after_precompute_no_slow_setting_computes_anything(name):
+    explorer = tiny.explorer(name)
+    settings = explorer.slow_settings()[:12]  # StepsExplorer has 250: the first few will do
+    start = {n: explorer.controls[n].value for n in explorer.choices()}
+    assert explorer.precompute(limit=12) == len(settings)
+    assert {n: explorer.controls[n].value for n in explorer.choices()} == start
+    held = {cache: set(lru.keys()) for cache, lru in explorer.caches.items()}
+    for setting in settings:
+        explorer.set_values(setting)
+    assert {cache: set(lru.keys()) for cache, lru in explorer.caches.items()} == held
+    assert all(explorer.controls[n].disabled for n in explorer.slow_text)

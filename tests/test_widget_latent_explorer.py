@@ -183,3 +183,6 @@ def test_words_view_draws_the_chosen_words_map_per_step():
     assert "seven" in explorer.status.value
     c["word"].value = "purple"
     assert "pick a word of the prompt" in explorer.status.value
+    c["guidance"].value = 0.0  # the prompt is not read: said, not an error
+    assert "w = 0 the prompt is not read" in explorer.status.value
+    assert "<pre" not in explorer.status.value

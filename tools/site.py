@@ -17,6 +17,8 @@ import os
 import time
 from pathlib import Path
 
+from tools import LESSONS
+
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PLOTLY = "application/vnd.plotly.v1+json"
@@ -141,10 +143,10 @@ def build(notebooks: list[Path], out: Path) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: the lessons")
     parser.add_argument("--out", type=Path, default=ROOT / "site")
     args = parser.parse_args()
-    notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = args.notebooks or sorted((ROOT / "notebooks").glob(LESSONS))
     build([p.resolve() for p in notebooks], args.out)
 
 

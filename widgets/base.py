@@ -12,12 +12,14 @@ A subclass declares (class attributes):
     cache_limits  cache name -> how many entries it keeps; the least recently used go first
     cache_megabytes  cache name -> how many MB of arrays it keeps (default CACHE_MEGABYTES)
     bench_moves   what `python -m tools.bench` times: `Move`s over the demo's controls
+    slow_text     Text controls whose new values sample (a prompt): `precompute` greys them
 and implements:
     __init__      check its inputs, keep its data, then `super().__init__(controls)`
     draw()        put the frame for the controls' values in `.frame`, a readout in `.status`
     changed(name) optional: control `name` moved (None: the first draw); by default `draw()`
     static()      a matplotlib figure of a few representative frames, for pages without a kernel
     demo()        a classmethod: the explorer built from shipped weights, in one call
+    slow_settings()  optional: the control settings that sample, for `precompute`
 Helpers: `LRU` (the bounded cache behind `cached`), `nbytes` (what a cached value weighs),
 `play_for` (a Play button linked to a slider), `check_images` (refuse bad images with what to
 pass), `Move` (a benchmark row).
@@ -25,6 +27,7 @@ pass), `Move` (a benchmark row).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import time
@@ -146,6 +149,7 @@ class Explorer(ipw.VBox):
     cache_limits: ClassVar[dict[str, int]] = {"frames": 256}
     cache_megabytes: ClassVar[dict[str, float]] = {}
     bench_moves: ClassVar[tuple[Move, ...]] = ()
+    slow_text: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, controls: dict[str, ipw.Widget]):
         self.controls = controls
@@ -153,6 +157,7 @@ class Explorer(ipw.VBox):
         self.status = ipw.HTML(value="")
         self.progress = None
         self._progress_start: tuple[float, int] | None = None
+        self._raise_errors = False  # True while precomputing: a failure stops it
         if self.samples:
             self.progress = ipw.IntProgress(min=0, max=1, value=0, description="sampling")
         self.caches = {
@@ -184,6 +189,11 @@ class Explorer(ipw.VBox):
         """The explorer built from the shipped pretrained weights, in one call."""
         raise NotImplementedError(f"{cls.__name__} must implement demo()")
 
+    def slow_settings(self) -> list[dict[str, Any]]:
+        """Every setting of the choosing controls that samples (control name -> value), in
+        the order `precompute` visits them; none by default (every move draws at once)."""
+        return []
+
     # -- what the base does for every explorer -----------------------------------------
 
     def arrange(self) -> list[ipw.Widget]:
@@ -191,6 +201,68 @@ class Explorer(ipw.VBox):
         rows = self.rows or (tuple(self.controls),)
         boxes = [ipw.HBox([self.controls[name] for name in row]) for row in rows]
         return [*boxes, self.frame, *([self.progress] if self.progress else []), self.status]
+
+    def precompute(self, limit: int | None = None, progress: Callable | None = None) -> int:
+        """Visit the first `limit` (None: all) of `slow_settings()` as a control move would,
+        so that each is cached before anyone moves there (the demo gallery), then return to
+        the starting values; the caches grow to keep all of it, and the `slow_text` controls
+        are greyed out, since a new prompt would sample. progress(done, total) after each
+        setting. Returns how many settings were visited."""
+        settings = self.slow_settings()[:limit]
+        start = {name: self.controls[name].value for name in self.choices()}
+        for cache in self.caches.values():
+            cache.limit = cache.max_bytes = float("inf")  # keep everything while visiting
+        self._raise_errors = True
+        try:
+            with self.held():  # the browser gets the last frame, not every one visited
+                for done, setting in enumerate(settings, 1):
+                    self.set_values(setting)
+                    if progress is not None:
+                        progress(done, len(settings))
+                self.set_values(start)
+        finally:
+            self._raise_errors = False
+            for name, cache in self.caches.items():
+                cache.limit = max(self.cache_limits[name], len(cache))
+                budget = self.cache_megabytes.get(name, CACHE_MEGABYTES) * 2**20
+                cache.max_bytes = max(int(budget), cache.bytes)
+        for name in self.slow_text:
+            self.controls[name].disabled = True
+        return len(settings)
+
+    @contextlib.contextmanager
+    def held(self):
+        """Within: changes to the frame, status, progress bar and controls reach the browser
+        only at the end, once each (`hold_sync`)."""
+        with contextlib.ExitStack() as stack:
+            for widget in [self.frame, self.status, self.progress, *self.controls.values()]:
+                if widget is not None:
+                    stack.enter_context(widget.hold_sync())
+            yield
+
+    def nearest_first(self, name: str) -> list:
+        """The values control `name` offers, its current value first, then by distance from it
+        (one step up before one step down): in `slow_settings` the settings the first key
+        presses reach come first, so a short `precompute(limit)` covers them."""
+        control = self.controls[name]
+        if hasattr(control, "options"):
+            values = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        else:
+            values = list(range(control.min, control.max + 1, control.step))
+        here = values.index(control.value)
+        return [
+            values[i] for i in sorted(range(len(values)), key=lambda i: (abs(i - here), i < here))
+        ]
+
+    def choices(self) -> list[str]:
+        """The names of the controls that hold a value to set (not Buttons, not Play)."""
+        skip = (ipw.Button, ipw.Play)
+        return [name for name, c in self.controls.items() if not isinstance(c, skip)]
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Set controls by name, in order, each as if moved (its frame is drawn)."""
+        for name, value in values.items():
+            self.controls[name].value = value
 
     def on_change(self, callback: Callable, *names: str) -> None:
         """Call `callback` when a named control changes value (a Button: is clicked)."""
@@ -210,6 +282,8 @@ class Explorer(ipw.VBox):
             try:
                 return callback(*args, **kwargs)
             except Exception as err:  # shown to the person moving the slider
+                if self._raise_errors:
+                    raise
                 self.show_error("".join(traceback.format_exception_only(type(err), err)))
                 return None
 

@@ -67,6 +67,16 @@ class DenoisingScrubber(Explorer):
             }
         )
 
+    def slow_settings(self) -> list[dict]:
+        """Every (seed, sampler, steps): each samples a trajectory (DDPM ignores steps)."""
+        settings, counts = [], self.nearest_first("steps")
+        for seed in self.nearest_first("seed"):
+            for sampler in self.nearest_first("sampler"):
+                ddpm = SAMPLERS[sampler]["sampler"] == "ddpm"
+                for steps in counts[:1] if ddpm else counts:
+                    settings.append({"seed": seed, "sampler": sampler, "steps": steps})
+        return settings
+
     def key(self) -> tuple:
         c = self.controls
         sampler = c["sampler"].value

@@ -106,6 +106,11 @@ class GuidanceExplorer(Explorer):
             }
         )
 
+    def slow_settings(self) -> list[dict]:
+        """Every (digit, seed): each samples a sweep (the guidance slider only indexes it)."""
+        seeds, digits = self.nearest_first("seed"), self.nearest_first("digit")
+        return [{"seed": s, "digit": d} for s in seeds for d in digits]
+
     def key(self) -> tuple[int, int]:
         return (self.controls["digit"].value, self.controls["seed"].value)
 

@@ -227,6 +227,7 @@ class LatentExplorer(Explorer):
     # (interpolation frames are decoded live, not kept)
     cache_limits = {"generations": 8, "frames": 512, "neighbours": 16}
     cache_megabytes = {"generations": 10}  # all 8 generations
+    slow_text = ("prompt",)  # a new prompt samples a generation
     bench_moves = (
         Move(
             "interpolation t slider, live decode",
@@ -293,6 +294,22 @@ class LatentExplorer(Explorer):
                 ),
             }
         )
+
+    def slow_settings(self) -> list[dict]:
+        """For the prompt typed, every (guidance, seed): its generation, its words' maps (w > 0:
+        at w = 0 the prompt is not read) and its nearest training images in each space."""
+        settings = []
+        for seed in self.nearest_first("seed"):
+            for guidance in self.nearest_first("guidance"):
+                setting = {"guidance": guidance, "seed": seed}
+                settings.append({"view": "generate", **setting})
+                if guidance > 0:
+                    settings.append({"view": "words", **setting})
+                settings += [
+                    {"view": "originality", **setting, "space": s}
+                    for s in self.controls["space"].options
+                ]
+        return settings
 
     def arrange(self) -> list[ipw.Widget]:
         """The view buttons, each view's controls (only the picked view's are shown), the
@@ -390,6 +407,9 @@ class LatentExplorer(Explorer):
     def draw_words(self) -> None:
         key, step = self.generation_key(), self.controls["step"].value
         word = self.controls["word"].value.strip().lower()
+        if key[1] == 0:  # the pipeline refuses to record maps of a prompt it does not read
+            self.status.value = "at w = 0 the prompt is not read: pick w = 1 or more"
+            return
         maps = self.word_maps(key)
         if word not in maps.words:
             self.status.value = escape(f"pick a word of the prompt: {', '.join(maps.words)}")

@@ -160,6 +160,16 @@ class StepsExplorer(Explorer):
             }
         )
 
+    def slow_settings(self) -> list[dict]:
+        """Every (prompt, steps) of the latents view (each samples twice), then the toy's."""
+        counts = self.nearest_first("steps")
+        settings = [
+            {"view": "latents", "prompt": p, "steps": n}
+            for p in self.nearest_first("prompt")
+            for n in counts
+        ]
+        return settings + [{"view": "toy", "steps": n} for n in counts]
+
     def trajectories(self, prompt: str, steps: int) -> dict:
         """Both samplers' trajectories for (prompt, steps), sampled once."""
 

@@ -1,4 +1,5 @@
-"""A throwaway JupyterLab and a headless Chromium for the browser tests.
+"""A throwaway JupyterLab, a Voila for the demo gallery, and a headless Chromium for the
+browser tests.
 
 JupyterLab listens on 127.0.0.1 at a free port with a random token; its config, settings,
 workspace, data and runtime folders live in a temporary folder, news and update checks
@@ -84,17 +85,74 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Lab:
+def jupyter_env(home: Path, fast: bool = True) -> dict[str, str]:
+    """The environment for a Jupyter server whose config, data, runtime and IPython folders
+    are in `home`; its kernels in fast mode unless `fast=False`."""
+    for name in ("config", "data", "runtime", "ipython"):
+        (home / name).mkdir(exist_ok=True)
+    return dict(
+        os.environ,
+        COURSE_FAST="1" if fast else "0",
+        COURSE_DEVICE="cpu",
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
+
+
+class Server:
+    """A server process started in `home`, its output in `home/<name>.log`."""
+
+    name = "server"
+
+    def start(self, home: Path, command: list[str], env: dict, cwd: Path) -> None:
+        self.home, self.log_path = home, home / f"{self.name}.log"
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def wait_until_up(self, url: str, timeout: float = 90) -> None:
+        """Until `url` answers; fails with the log if the process ends or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_text()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"{self.name} did not answer within {timeout} s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()[-4000:]
+
+    def stop(self) -> None:
+        self.process.terminate()  # jupyter_server shuts its kernels down on SIGTERM
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+class Lab(Server):
     """A running JupyterLab: `url(path)` gives an address with the token."""
 
+    name = "JupyterLab"
+
     def __init__(self, home: Path):
-        self.home = home
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.root = home / "root"
         shutil.copytree(ROOT / "notebooks", self.root / "notebooks")
-        for name in ("config", "data", "runtime", "workspaces", "ipython"):
-            (home / name).mkdir()
+        (home / "workspaces").mkdir()
+        env = jupyter_env(home)
         for plugin, values in LAB_SETTINGS.items():
             path = home / "settings" / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,16 +168,6 @@ class Lab:
                     }
                 }
             )
-        )
-        env = dict(
-            os.environ,
-            COURSE_FAST="1",
-            COURSE_DEVICE="cpu",
-            JUPYTER_CONFIG_DIR=str(home / "config"),
-            JUPYTER_DATA_DIR=str(home / "data"),
-            JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-            IPYTHONDIR=str(home / "ipython"),
-            JUPYTER_PLATFORM_DIRS="1",
         )
         command = [
             sys.executable,
@@ -137,39 +185,38 @@ class Lab:
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")
-        self.log = (home / "lab.log").open("w")
-        self.process = subprocess.Popen(
-            command, env=env, cwd=self.root, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        self._wait_until_up()
+        self.start(home, command, env, cwd=self.root)
+        self.wait_until_up(self.url("api/status"))
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={self.token}"
 
-    def _wait_until_up(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited early:\n{self.log_text()}")
-            try:
-                with urllib.request.urlopen(self.url("api/status"), timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{self.log_text()}")
 
-    def log_text(self) -> str:
-        self.log.flush()
-        return (self.home / "lab.log").read_text()[-4000:]
+class Voila(Server):
+    """A running Voila serving one notebook of `notebooks/` at `url` (no token: Voila has
+    none), its Jupyter folders in `home`, kernels in fast mode unless `fast=False`."""
 
-    def stop(self) -> None:
-        self.process.terminate()  # jupyter_server shuts its kernels down on SIGTERM
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+    name = "Voila"
+
+    def __init__(self, home: Path, notebook: str, fast: bool = True):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        command = [
+            sys.executable,
+            "-m",
+            "voila",
+            str(ROOT / "notebooks" / notebook),
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--port={self.port}",
+            # as `make demo` serves it: the page while the start-up cell runs, and no pings
+            # (Voila reads no pong while a cell runs, and would drop the page after 90 s)
+            "--VoilaConfiguration.progressive_rendering=True",
+            '--Voila.tornado_settings={"ws_ping_interval": 0}',
+        ]
+        self.start(home, command, jupyter_env(home, fast), cwd=ROOT / "notebooks")
+        # the static files answer at once; the page itself waits for the notebook to run
+        self.wait_until_up(f"{self.url}voila/static/voila.js", timeout=60)
 
 
 def require_browser() -> None:
@@ -183,6 +230,18 @@ def lab():
     require_browser()
     with tempfile.TemporaryDirectory(prefix="course-lab-") as home:
         server = Lab(Path(home))
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def gallery():
+    """Voila serving the demo gallery, notebooks/gallery.ipynb, in fast mode."""
+    require_browser()
+    with tempfile.TemporaryDirectory(prefix="course-voila-") as home:
+        server = Voila(Path(home), "gallery.ipynb")
         try:
             yield server
         finally:

@@ -1,15 +1,16 @@
-"""Every notebook in a real JupyterLab in headless Chromium: it runs, its widgets render and
+"""Every lesson in a real JupyterLab in headless Chromium: it runs, its widgets render and
 answer the keyboard.
 
-Discovers notebooks (`notebooks/*.ipynb`) and, in each, every output holding a widget view;
-new notebooks and widgets are covered without editing this file. For each widget with an
-image (`img.widget-image`): a screenshot in `artifacts/browser/`, then for each slider 30
-arrow-key presses on its handle, each of which must change the readout and the image; the
-median time from key press to the new image loaded is kept (see conftest). Widgets without
-a slider get the same check through their first dropdown. A widget with toggle buttons (views,
-modes) has each clicked; sliders that a view reveals get the same check (a view with a
-Play-linked scrubber: only the scrubber). Then the kernel must still answer.
-COURSE_BROWSER_NOTEBOOKS=01,04 limits the run to those notebooks (default: all).
+Discovers the lessons (`notebooks/NN_*.ipynb`, `tools.LESSONS`) and, in each, every output
+holding a widget view; new notebooks and widgets are covered without editing this file. For
+each widget with an image (`img.widget-image`): a screenshot in `artifacts/browser/`, then
+for each slider 30 arrow-key presses on its handle, each of which must change the readout
+and the image; the median time from key press to the new image loaded is kept (see
+conftest). Widgets without a slider get the same check through their first dropdown. A
+widget with toggle buttons (views, modes) has each clicked; sliders that a view reveals get
+the same check (a view with a Play-linked scrubber: only the scrubber). Then the kernel must
+still answer. COURSE_BROWSER_NOTEBOOKS=01,04 limits the run to those notebooks (default:
+all).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from tools import LESSONS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob(LESSONS))  # the gallery: test_gallery_in_voila.py
 if os.environ.get("COURSE_BROWSER_NOTEBOOKS"):  # e.g. "01,04": only these (default: all)
     wanted = os.environ["COURSE_BROWSER_NOTEBOOKS"].split(",")
     NOTEBOOKS = [p for p in NOTEBOOKS if any(p.name.startswith(w.strip()) for w in wanted)]
