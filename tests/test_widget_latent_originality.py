@@ -41,7 +41,7 @@ def test_originality_view_shows_each_sample_beside_its_nearest_training_images(p
     explorer.controls["view"].value = "originality"
     assert explorer.frame.value != before and explorer.frame.format == "png"
     key = explorer.generation_key()
-    samples = frames.to_model_space(frames.unit(explorer.generation(key)[0].images))
+    samples = frames.to_model_space(explorer.generation(key)[0].images)
     found = explorer.training["pixel"].nearest(samples, k=3)
     expected = originality_pixels(samples, found, training, SCALE, explorer.labels)
     assert np.array_equal(frames.decode(explorer.frame.value), expected)
@@ -54,7 +54,7 @@ def test_originality_view_shows_each_sample_beside_its_nearest_training_images(p
 def test_a_sample_that_is_in_the_training_set_is_found_at_distance_zero(pipe):
     g = torch.Generator().manual_seed(1)
     first = explorer_with(pipe, torch.rand(4, 3, 32, 32, generator=g) * 2 - 1)
-    samples = frames.to_model_space(frames.unit(first.generation()[0].images))  # (2, 3, 32, 32)
+    samples = frames.to_model_space(first.generation()[0].images)  # (2, 3, 32, 32)
     training = torch.cat([torch.rand(4, 3, 32, 32, generator=g) * 2 - 1, samples[:1]])
     explorer = explorer_with(pipe, training, view="originality")
     found = explorer.nearest(explorer.generation_key(), "pixel")

@@ -32,8 +32,9 @@ def to_pixels(image: torch.Tensor) -> np.ndarray:
 
 
 def to_model_space(images: torch.Tensor) -> torch.Tensor:
-    """Pipeline outputs and trajectories are in [0, 1]; `to_pixels` wants [-1, 1]."""
-    return images * 2 - 1
+    """Pipeline outputs and trajectories are in [0, 1] (floats, or `compact` uint8 0..255);
+    `to_pixels` wants [-1, 1]."""
+    return unit(images) * 2 - 1
 
 
 def compact(trajectory: diffusion.Trajectory) -> diffusion.Trajectory:
@@ -97,8 +98,8 @@ def trajectory_frame(trajectory: diffusion.Trajectory, step: int, scale: int) ->
     n = len(trajectory.timesteps)
     if not 0 <= step <= n:
         raise ValueError(f"step must be in 0..{n}, got {step}")
-    xs = to_model_space(unit(trajectory.xs[step]))  # (B, C, H, W)
-    x0s = to_model_space(unit(trajectory.x0s[min(step, n - 1)]))  # (B, C, H, W)
+    xs = to_model_space(trajectory.xs[step])  # (B, C, H, W)
+    x0s = to_model_space(trajectory.x0s[min(step, n - 1)])  # (B, C, H, W)
     gap = 4 * scale // 4 + 2
     top = grid([tile(x, scale) for x in xs], len(xs), gap)
     bottom = grid([tile(x, scale) for x in x0s], len(x0s), gap)

@@ -488,7 +488,7 @@ class LatentExplorer(Explorer):
 
     def nearest(self, key: tuple, space: str, k: int = 3):
         """`provenance.Neighbours` of generation `key`'s samples in `space`, found once."""
-        images = frames.to_model_space(frames.unit(self.generation(key)[0].images))  # (B, 3, H, W)
+        images = frames.to_model_space(self.generation(key)[0].images)  # (B, 3, H, W)
         return self.cached(
             (key, space), lambda: self.training_index(space).nearest(images, k), "neighbours"
         )
@@ -497,7 +497,7 @@ class LatentExplorer(Explorer):
         """PNG of the "originality" view: each sample beside its nearest training images."""
 
         def draw() -> bytes:
-            samples = frames.to_model_space(frames.unit(self.generation(key)[0].images))
+            samples = frames.to_model_space(self.generation(key)[0].images)
             training = self.training_index(space).images
             found = self.nearest(key, space)
             pixels = originality_pixels(samples, found, training, self.scale, self.labels)
@@ -571,7 +571,7 @@ class LatentExplorer(Explorer):
         for col, f in enumerate(fractions):
             step = round(f * n)
             ax = fig.add_subplot(grid[2, col])
-            ax.imshow(frames.to_pixels(frames.unit(trajectory.xs[step, 0]) * 2 - 1))
+            ax.imshow(frames.to_pixels(frames.to_model_space(trajectory.xs[step, 0])))
             ax.set_title(f"step {step}/{n}", fontsize=8)
         prompt = f'"{key[0]}"' if key[0] else "the empty prompt (unconditional)"
         fig.text(0.5, 0.02, f"{prompt}, guidance {key[1]:g}: z_t decoded", ha="center")

@@ -58,10 +58,9 @@ def latents_pixels(trajs: dict, scale: int, labels: frames.Labels) -> np.ndarray
     rows = []
     for name, traj in trajs.items():
         steps = len(traj.timesteps)
-        images = [frames.unit(traj.x0s[i, 0]) for i in shown_steps(steps)]
-        images.append(frames.unit(traj.images[0]))
+        images = [traj.x0s[i, 0] for i in shown_steps(steps)] + [traj.images[0]]
         titles = [f"x0 @ {i + 1}/{steps}" for i in shown_steps(steps)] + [f"{name}-{steps}"]
-        tiles = [frames.tile(image * 2 - 1, scale) for image in images]  # [0, 1] -> [-1, 1]
+        tiles = [frames.tile(frames.to_model_space(image), scale) for image in images]
         size = tiles[0].shape[0]
         row = PILImage.new("RGB", ((size + GAP) * (SHOWN + 1), TITLE + size), frames.WHITE)
         for k, (tile, title) in enumerate(zip(tiles, titles, strict=True)):
