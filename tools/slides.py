@@ -1,7 +1,8 @@
 """Slides of the lessons: `python -m tools.slides [--check | --outline]`, `make slides`.
 
-Every lesson notebook presents as a deck, live in JupyterLab with RISE (alt+R; the widgets
-stay live) or as a static reveal.js page. This script writes the decks into the instructor
+Every lesson notebook presents as a deck, live in JupyterLab with RISE (alt+R; the code
+runs in the notebook's kernel, but the widgets show as text: see "-" below) or as a static
+reveal.js page. This script writes the decks into the instructor
 edition (notebooks/solutions/, the source; the student edition is regenerated from it), so it
 can run again after any edit: each cell's `metadata.slideshow.slide_type` comes from
 `slide_type` below, general rules first, then one small table a notebook (`DECKS`) keyed by
@@ -41,11 +42,10 @@ from pathlib import Path
 
 import nbformat
 
-from tools import generated, site, student
+from tools import LESSONS, generated, site, student
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "solutions"
-LESSON = "0[1-9]_*.ipynb"
 SLIDE, SUBSLIDE, FRAGMENT, SKIP, NOTES, SAME = "slide", "subslide", "fragment", "skip", "notes", "-"
 STARTS = (SLIDE, SUBSLIDE)
 HIDDEN = (SKIP, NOTES)
@@ -280,7 +280,7 @@ def outline(path: Path) -> list[str]:
 
 
 def lessons() -> list[Path]:
-    return sorted(SOURCE.glob(LESSON))
+    return sorted(SOURCE.glob(LESSONS))
 
 
 def write(paths: list[Path], check: bool = False) -> int:
