@@ -342,9 +342,8 @@ def captioned_digits(
     shows a (digit, color) pair in HELD_OUT_PAIRS; the test split has all 60 pairs.
     """
     _check_split(split)
-    table = load_mnist(split).with_format("numpy")[:]  # whole columns at once, not row by row
-    digits = np.asarray(table["label"]).astype(np.int64)
-    strokes = torch.from_numpy(np.asarray(table["image"])).float().unsqueeze(1) / 255.0
+    pixels, digits = _local_arrays(split)  # load_mnist's arrays, without a datasets.Dataset
+    strokes = torch.from_numpy(pixels).float().unsqueeze(1) / 255.0
     colors, layouts = _draw_attributes(digits, split, seed)
     images = render_digits(strokes, colors, layouts)
     rows = zip(digits.tolist(), colors.tolist(), layouts.tolist(), strict=True)

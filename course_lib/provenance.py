@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 
 SPACES = ("pixel", "judge", "clip")
+STORED = (torch.float32, torch.float16, torch.uint8)  # an index's images; uint8: 0..255
+CHUNK = 512  # rows of queries and of keys compared at a time
 
 
 @dataclass
@@ -62,16 +64,34 @@ def embed(images: Tensor, space: str, model=None) -> Tensor:
 
     if space not in SPACES:
         raise ValueError(f"unknown space {space!r}; pass one of {SPACES}")
-    if not isinstance(images, Tensor) or images.ndim != 4:
-        got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-        raise ValueError(f"images must be a (N, C, H, W) tensor in [-1, 1], got {got}")
-    images = images.detach().float().cpu()
+    check_images(images)
+    images = images.detach().cpu()
     if space == "pixel":  # the pixels themselves, no copy: `distances` makes them RMS per pixel
-        return images.flatten(1)
+        return (images if images.dtype in STORED else images.float()).flatten(1)
+    images = as_float(images)
     if space == "judge":
         return judge.judge(images, model).features
     model = model if model is not None else checkpoints.load_pretrained("clip-digits")
     return clip.embed_images(model, images)
+
+
+def check_images(images) -> None:
+    """Refuse what is not a (N, C, H, W) tensor of floats in [-1, 1] or uint8 0..255."""
+    if not isinstance(images, Tensor) or images.ndim != 4:
+        got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"images must be a (N, C, H, W) tensor in [-1, 1], got {got}")
+    if not (images.is_floating_point() or images.dtype == torch.uint8):
+        raise TypeError(
+            f"images must be floats in [-1, 1] (or uint8 0..255), got {images.dtype}: "
+            "convert with images.float() / 127.5 - 1"
+        )
+
+
+def as_float(images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Images or pixel vectors in [-1, 1] as floats; uint8 ones hold 0..255 for -1..1."""
+    if images.dtype == torch.uint8:
+        return images.to(dtype) / 127.5 - 1
+    return images.to(dtype)
 
 
 def distances(queries: Tensor, keys: Tensor, space: str) -> Tensor:
@@ -79,8 +99,15 @@ def distances(queries: Tensor, keys: Tensor, space: str) -> Tensor:
     for "judge" features; for "pixel", L2 / sqrt(F), the root-mean-square pixel difference."""
     if space == "clip":
         return 1 - queries @ keys.T
-    d = torch.cdist(queries.double(), keys.double())
-    return (d / queries.shape[1] ** 0.5 if space == "pixel" else d).float()
+    scale = queries.shape[1] ** 0.5 if space == "pixel" else 1.0
+    rows = []  # in float64, CHUNK x CHUNK blocks at a time: no float64 copy of all M keys
+    for q in queries.split(CHUNK):
+        q = as_float(q, torch.float64)
+        row = torch.cat(
+            [torch.cdist(q, as_float(k, torch.float64)) for k in keys.split(CHUNK)], dim=1
+        )
+        rows.append((row / scale).float())
+    return torch.cat(rows)
 
 
 def nearest_neighbour_baseline(vectors: Tensor, space: str) -> Tensor:
@@ -91,6 +118,21 @@ def nearest_neighbour_baseline(vectors: Tensor, space: str) -> Tensor:
     return d.min(1).values
 
 
+def stored(images: Tensor, dtype: torch.dtype) -> Tensor:
+    """Images in [-1, 1] kept as `dtype` (no copy if they already are). 4,000 colour 32x32
+    images take 49 MB as float32, 25 MB as float16 (a pixel moves by at most 0.0005) and
+    12 MB as uint8 (0..255; at most 0.004, a hundredth of a typical distance)."""
+    images = images.detach().cpu()
+    if dtype != torch.uint8 or images.dtype == torch.uint8:
+        return images.to(dtype)
+    low, high = images.min().item(), images.max().item()
+    if low < -1.001 or high > 1.001:
+        raise ValueError(
+            f"images must be in [-1, 1] to be kept as uint8, got {low:.3g}..{high:.3g}"
+        )
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
 class TrainingIndex:
     """A training set embedded once, for nearest-neighbour look-ups with a yardstick.
 
@@ -99,12 +141,21 @@ class TrainingIndex:
     """
 
     def __init__(
-        self, images: Tensor, labels: Tensor | None = None, space: str = "pixel", model=None
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        space: str = "pixel",
+        model=None,
+        dtype: torch.dtype = torch.float32,
     ):
         if labels is not None and len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels: pass one each")
-        self.images, self.labels, self.space, self.model = images, labels, space, model
-        self.vectors = embed(images, space, model)  # (M, F)
+        if dtype not in STORED:
+            raise ValueError(f"dtype must be one of {STORED}, got {dtype!r}")
+        check_images(images)
+        self.images = stored(images, dtype)
+        self.labels, self.space, self.model = labels, space, model
+        self.vectors = embed(self.images, space, model)  # (M, F); pixel: a view of the images
         self.baseline = nearest_neighbour_baseline(self.vectors, space).median().item()
 
     def nearest(self, images: Tensor, k: int = 5) -> Neighbours:
@@ -122,9 +173,11 @@ class TrainingIndex:
         return Neighbours(found.indices, found.values, labels, self.baseline, self.space)
 
 
-def training_index(kind: str = "digits", space: str = "pixel", model=None) -> TrainingIndex:
+def training_index(
+    kind: str = "digits", space: str = "pixel", model=None, dtype: torch.dtype = torch.float32
+) -> TrainingIndex:
     """The course's training set as an index: kind "digits" (4,000 grey 28x28, for ddpm- and
-    cfg-digits) or "captioned" (4,000 colour 32x32, for ldm-digits)."""
+    cfg-digits) or "captioned" (4,000 colour 32x32, for ldm-digits); `dtype` as TrainingIndex."""
     from course_lib import data
 
     if kind == "digits":
@@ -134,7 +187,7 @@ def training_index(kind: str = "digits", space: str = "pixel", model=None) -> Tr
         labels = torch.from_numpy(attributes["digit"])
     else:
         raise ValueError(f"unknown kind {kind!r}; pass 'digits' or 'captioned'")
-    return TrainingIndex(images, labels=labels, space=space, model=model)
+    return TrainingIndex(images, labels=labels, space=space, model=model, dtype=dtype)
 
 
 def nearest_training_images(

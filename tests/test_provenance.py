@@ -65,3 +65,32 @@ def test_bad_inputs_say_what_to_pass():
         provenance.TrainingIndex(digits(4), labels=torch.zeros(3))
     with pytest.raises(ValueError, match="unknown kind"):
         provenance.training_index("faces")
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float16, 1e-3), (torch.uint8, 5e-3)])
+def test_a_compact_index_finds_the_same_neighbours_at_nearly_the_same_distances(dtype, tolerance):
+    images, queries = digits(40), digits(6, seed=1)
+    full = provenance.TrainingIndex(images)
+    compact = provenance.TrainingIndex(images, dtype=dtype)
+    assert compact.images.dtype == dtype and compact.images.nbytes < full.images.nbytes
+    a, b = full.nearest(queries, k=3), compact.nearest(queries, k=3)
+    assert torch.equal(a.indices, b.indices)
+    assert (a.distances - b.distances).abs().max() < tolerance
+    assert abs(full.baseline - compact.baseline) < tolerance
+    pixels = provenance.as_float(compact.images)  # uint8 0..255 -> [-1, 1]
+    assert (pixels - images).abs().max() <= 0.5 / 127.5 + 1e-6  # half a grey level at most
+
+
+def test_distances_in_chunks_equal_one_cdist():
+    queries, keys = digits(700).flatten(1), digits(1100, seed=2).flatten(1)
+    whole = torch.cdist(queries.double(), keys.double()) / queries.shape[1] ** 0.5
+    assert torch.allclose(provenance.distances(queries, keys, "pixel").double(), whole, atol=1e-6)
+
+
+def test_a_compact_index_refuses_what_it_cannot_keep():
+    with pytest.raises(ValueError, match=r"in \[-1, 1\] to be kept as uint8"):
+        provenance.TrainingIndex(digits(4) * 255, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        provenance.TrainingIndex(digits(4), dtype=torch.int16)
+    with pytest.raises(TypeError, match="floats in"):
+        provenance.TrainingIndex(torch.zeros(4, 1, 28, 28, dtype=torch.int64))

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
-from course_lib import diffusion, tokenizer
+from course_lib import diffusion, provenance, tokenizer
 from course_lib.autoencoder import slerp
 from widgets import frames
 from widgets.base import Explorer, Move, play_for
@@ -185,7 +185,7 @@ def originality_pixels(
         nearest = zip(found.indices[b].tolist(), found.distances[b].tolist(), strict=True)
         tiles, titles = [frames.tile(sample, scale)], [f"sample {b}"]
         for i, d in nearest:
-            tiles.append(frames.tile(training_images[i], scale))
+            tiles.append(frames.tile(provenance.as_float(training_images[i]), scale))
             titles.append(f"#{i}: {d:.2f}")
         rows.append(labelled_row(tiles, titles, labels))
     gap = np.full((GAP, rows[0].shape[1], 3), 255, dtype=np.uint8)
@@ -477,13 +477,15 @@ class LatentExplorer(Explorer):
     def training_index(self, space: str):
         """The training images embedded in `space`, built on first use (a few seconds)."""
         if space not in self.training:
-            from course_lib import provenance
-
             built = next(iter(self.training.values()), None)
-            if built is None:
-                self.training[space] = provenance.training_index("captioned", space)
-            else:  # the same 4,000 images (49 MB as floats) serve every space: one copy
-                self.training[space] = provenance.TrainingIndex(built.images, built.labels, space)
+            if built is None:  # uint8: 12 MB of training images, not 49 as floats
+                self.training[space] = provenance.training_index(
+                    "captioned", space, dtype=torch.uint8
+                )
+            else:  # the same 4,000 images serve every space: one copy
+                self.training[space] = provenance.TrainingIndex(
+                    built.images, built.labels, space, dtype=built.images.dtype
+                )
         return self.training[space]
 
     def nearest(self, key: tuple, space: str, k: int = 3):
