@@ -1,10 +1,10 @@
 """Slides of the lessons: `python -m tools.slides [--check | --outline]`, `make slides`.
 
-Every lesson notebook presents as a deck, live in JupyterLab with RISE (alt+R; the code
-runs in the notebook's kernel, but the widgets show as text: see "-" below) or as a static
-reveal.js page. This script writes the decks into the instructor
-edition (notebooks/solutions/, the source; the student edition is regenerated from it), so it
-can run again after any edit: each cell's `metadata.slideshow.slide_type` comes from
+Every lesson notebook presents as a deck, live in JupyterLab with RISE (alt+R: the code
+runs in the notebook's kernel and the widgets are live; move them with the mouse, since the
+arrow keys turn the slides) or as a static reveal.js page. This script writes the decks into
+the instructor edition (notebooks/solutions/, the source; the student edition is regenerated
+from it), so it can run again after any edit: each cell's `metadata.slideshow.slide_type` comes from
 `slide_type` below, general rules first, then one small table a notebook (`DECKS`) keyed by
 how a cell begins, never by its index:
 
@@ -15,11 +15,8 @@ how a cell begins, never by its index:
   closing verdicts;
 - notes: speaker notes, prose the presenter says rather than shows;
 - "-": everything else stays on the slide above it, each widget's `.static()` figure too: the
-  widget is on its slide, and its still frames are there wherever the widget cannot render. A
-  static deck has no kernel; and jupyterlab-rise 0.43 shows an ipywidgets 8 view as its text
-  repr (its slideshow app opens the notebook without the notebook tracker that ipywidgets 8's
-  manager registers through: jupyterlab-contrib/rise#126), so in RISE today you move the live
-  widget in the notebook beside the RISE preview (alt+R opens it side by side).
+  widget is on its slide, and its still frames are there wherever the widget cannot render (a
+  static deck has no kernel). RISE needs jupyterlab_widgets < 3.0.11 (pyproject.toml says why).
 
 A markdown cell with a `## ` or `### ` heading below its first line is first split there, so
 each slide starts at its heading.

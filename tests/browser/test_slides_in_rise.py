@@ -1,11 +1,13 @@
 """One lesson presented in RISE (jupyterlab-rise's slideshow, in the throwaway JupyterLab of
-conftest.py) from the first slide to the last with the space bar, as a presenter would.
+conftest.py) as README tells an instructor to: run the instructor edition in JupyterLab, save,
+open RISE, then step from the first slide to the last with the space bar.
 
 The deck shows its title first, then every slide and subslide that tools.slides wrote into
-the notebook, in order, and every fragment on the way; screenshots of the first and the last
-slide go to artifacts/browser/. The notebook is not run first (that is the lab test's job),
-so this checks the deck, not the widgets. COURSE_SLIDES_DECK=07 presents another lesson
-(default 06, a short one).
+the notebook, in order, and every fragment on the way. Its widget is live: RISE shares the
+notebook's kernel, and a click on the widget's first slider draws a new image without moving
+the deck (reveal.js takes the arrow keys, so a presenter uses the mouse on a widget).
+Screenshots of the first slide, the last and the widget go to artifacts/browser/.
+COURSE_SLIDES_DECK=07 presents another lesson (default 06, a short one).
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_notebooks_in_lab import (
+    BROKEN,
+    IMAGE_WIDGET,
+    IMAGES_SRC,
+    OPEN,
+    RUN_ALL,
+    RUN_TIMEOUT_MS,
+    SHUTDOWN,
+)
 
 from tools import slides
 
@@ -32,6 +43,10 @@ WHERE = """() => {
   return {at, leaves: leaves.length, shown};
 }"""
 
+NEW_IMAGE = """([root, before]) => [...root.querySelectorAll('img.widget-image')]
+  .every(i => i.complete) && root.querySelectorAll('img.widget-image').length > 0
+  && [...root.querySelectorAll('img.widget-image')].map(i => i.src).join(' ') !== before"""
+
 
 def present(page, limit: int) -> list[dict]:
     """Press Space until a press moves nothing (the end); the position before each press."""
@@ -46,14 +61,46 @@ def present(page, limit: int) -> list[dict]:
     return positions
 
 
+def run_and_save(lab, browser_context, path: Path):
+    """The instructor edition run top to bottom in JupyterLab and saved; returns its page
+    (close it after the kernel is shut down) and the seconds it took."""
+    page = browser_context.new_page()
+    page.set_default_timeout(60000)
+    start = time.perf_counter()
+    page.goto(lab.url(f"lab/workspaces/rise-{path.stem}/tree/notebooks/solutions/{path.name}"))
+    page.wait_for_function(
+        "() => window.jupyterapp && jupyterapp.shell.currentWidget"
+        " && jupyterapp.shell.currentWidget.sessionContext"
+    )
+    page.evaluate(OPEN)
+    assert page.evaluate(RUN_ALL, RUN_TIMEOUT_MS) == "done", "run-all did not finish"
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    return page, time.perf_counter() - start
+
+
+def click_first_slider(page) -> None:
+    """On the slide on show: click 70% along the first slider of its widget; the readout and
+    the image must change and the deck must stay where it is."""
+    output = page.locator(f".reveal section.present {IMAGE_WIDGET}").first.element_handle()
+    slider = output.query_selector(".widget-slider:has(.noUi-handle)")
+    track, readout = slider.query_selector(".noUi-target"), slider.query_selector(".widget-readout")
+    before, value, at = output.evaluate(IMAGES_SRC), readout.inner_text(), page.evaluate(WHERE)
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + box["height"] / 2)
+    page.wait_for_function(NEW_IMAGE, arg=[output, before], timeout=30_000)
+    assert readout.inner_text() != value, "the click moved the slider"
+    assert page.evaluate(WHERE) == at, "the click moved the widget, not the deck"
+
+
 @pytest.mark.browser
-def test_a_lesson_presents_in_rise_from_title_to_the_end(lab, browser_context):
+def test_a_lesson_presents_in_rise_from_title_to_the_end_with_its_widget_live(lab, browser_context):
     (path,) = sorted((ROOT / "notebooks" / "solutions").glob(f"{DECK}_*.ipynb"))
     nb = nbformat.read(path, as_version=4)
     expected = slides.deck(nb)
     fragments = sum(
         c.metadata.slideshow.slide_type == slides.FRAGMENT for cells in expected for c in cells
     )
+    notebook, ran = run_and_save(lab, browser_context, path)
     page = browser_context.new_page()
     try:
         start = time.perf_counter()
@@ -71,12 +118,29 @@ def test_a_lesson_presents_in_rise_from_title_to_the_end(lab, browser_context):
         stepped = time.perf_counter() - start
         page.wait_for_timeout(1000)  # the slide transition ends
         page.screenshot(path=ARTIFACTS / f"rise-{path.stem}-last.png")
+        text = page.locator(".reveal").inner_text()
+        assert not [m for m in BROKEN if m in text], "a widget in the deck failed to render"
+
+        page.keyboard.press("Home")  # back to the title, then on to the widget's slide
+        widget = page.locator(f".reveal section.present {IMAGE_WIDGET}")
+        for _ in range(len(positions)):
+            if widget.count():
+                break
+            page.keyboard.press("Space")
+            page.wait_for_timeout(150)
+        assert widget.count(), "no slide of the deck shows the widget"
+        click_first_slider(page)
+        page.screenshot(path=ARTIFACTS / f"rise-{path.stem}-widget.png")
     finally:
-        page.close()
+        try:
+            notebook.evaluate(SHUTDOWN)
+        finally:
+            notebook.close()
+            page.close()
     visited = [p["at"] for p in positions]
     assert positions[0]["leaves"] == len(expected), "RISE's slides are tools.slides' deck"
     assert visited == sorted(visited) and set(visited) == set(range(len(expected))), visited
     revealed = [b["shown"] > a["shown"] for a, b in zip(positions, positions[1:], strict=False)]
     assert sum(revealed) == fragments, "every fragment is revealed on its own press"
-    print(f"{path.name}: {len(expected)} slides, {fragments} fragments; opened in {opened:.1f} s")
-    print(f"stepped through in {stepped:.1f} s ({len(positions)} presses)")
+    print(f"{path.name}: ran and saved in JupyterLab in {ran:.1f} s; RISE opened in {opened:.1f} s")
+    print(f"{len(expected)} slides, {fragments} fragments, stepped through in {stepped:.1f} s")
