@@ -5,15 +5,15 @@ the error of the predicted clean image x_0 at several t and on samples (notebook
     python -m course_lib.ablation [--steps N] [--force]   # ~2 x 2 minutes on a busy 2-core CPU
 
 writes checkpoints/skip-ablation.json (the errors, a grid of samples from each, how it was
-trained); the notebook's fast mode and the ddpm-digits benchmark read it with `load_results`.
-It refuses to replace the file without --force.
+trained) and pins its sha256 in ddpm-digits' manifest entry under "tables"; the notebook's fast
+mode and the ddpm-digits benchmark read it with `load_results`, which refuses a file that
+differs from the manifest. It refuses to replace the file without --force.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from course_lib import checkpoints, config, data, diffusion, train
 from course_lib.unet import UNet, UNetConfig
 
 RESULTS = "skip-ablation.json"
+OWNER = "ddpm-digits"  # the manifest entry that pins the results (notebook 05's model)
 MODEL = UNetConfig(image_size=16, widths=(16, 32, 64), blocks_per_level=1)  # digits at 16x16
 SCHEDULE = {"kind": "cosine", "T": 1000}
 TRAINING = train.DenoiserTraining(
@@ -92,23 +93,27 @@ def results_path(directory: Path | None = None) -> Path:
 
 
 def save_results(results: dict, directory: Path | None = None, force: bool = False) -> Path:
-    """Write the results JSON; refuse to replace one that exists unless force."""
+    """Write the results JSON and pin its sha256 in the manifest (`checkpoints.write_table`);
+    refuse to replace one that exists unless force."""
     path = results_path(directory)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; pass --force to replace it")
-    path.write_text(json.dumps(results) + "\n")
-    return path
+    return checkpoints.write_table(OWNER, RESULTS, results, directory, compact=True)
 
 
 def load_results(directory: Path | None = None) -> dict:
-    """The stored results: {"timesteps", "x0_error": {name: [..]}, "samples": {name: uint8
-    tensor (S, 16, 16)}, "training", ...}."""
-    path = results_path(directory)
-    if not path.exists():
-        raise FileNotFoundError(f"no {path}; make it with `python -m course_lib.ablation`")
-    results = json.loads(path.read_text())
+    """The stored results, sha256-checked against the manifest: {"timesteps", "x0_error":
+    {name: [..]}, "samples": {name: uint8 tensor (S, 16, 16)}, "training", ...}."""
+    if not results_path(directory).exists():
+        raise FileNotFoundError(
+            f"no {results_path(directory)}; make it with `python -m course_lib.ablation`"
+        )
+    results = checkpoints.read_table(OWNER, RESULTS, directory)
+    order = [name for name in VARIANTS if name in results["x0_error"]]  # the file sorts its keys
+    results["x0_error"] = {name: results["x0_error"][name] for name in order}
+    samples = results["samples"]
     results["samples"] = {
-        k: torch.tensor(v, dtype=torch.uint8) for k, v in results["samples"].items()
+        n: torch.tensor(samples[n], dtype=torch.uint8) for n in order if n in samples
     }
     return results
 

@@ -310,13 +310,15 @@ def metadata(name: str) -> dict:
     return read_description(verify(name))["metadata"]
 
 
-def write_table(name: str, filename: str, table: dict, directory: Path | None = None) -> Path:
+def write_table(
+    name: str, filename: str, table: dict, directory: Path | None = None, compact: bool = False
+) -> Path:
     """Save a small JSON table of measurements beside checkpoint NAME (e.g. a benchmark's
     comparison that a notebook shows in fast mode) and record its sha256 in NAME's manifest
-    entry under "tables"."""
+    entry under "tables". compact: one line, no indent (a table holding sample pixels)."""
     directory = directory or checkpoint_dir()
     path = directory / filename
-    text = json.dumps(table, indent=2, sort_keys=True) + "\n"
+    text = json.dumps(table, indent=None if compact else 2, sort_keys=True) + "\n"
     _atomic_write(path, lambda p: p.write_text(text))
     manifest = read_manifest(directory, strict=True)
     manifest[name].setdefault("tables", {})[filename] = sha256(path)

@@ -163,13 +163,21 @@ def test_stored_ablation_results_load_and_show_the_cut_skips_hurt():
     assert all(c > f for c, f in zip(cut[1:], full[1:], strict=True))
 
 
-def test_ablation_results_are_not_replaced_without_force(tmp_path):
-    from course_lib import ablation
+def test_ablation_results_are_pinned_in_the_manifest_and_not_replaced_without_force(tmp_path):
+    import json
 
-    ablation.save_results({"x0_error": {}, "samples": {}}, tmp_path)
+    from course_lib import ablation, checkpoints
+
+    (tmp_path / checkpoints.MANIFEST).write_text(json.dumps({ablation.OWNER: {"files": {}}}))
+    ablation.save_results({"x0_error": {"skips cut": [1.0]}, "samples": {}}, tmp_path)
+    assert ablation.load_results(tmp_path)["x0_error"] == {"skips cut": [1.0]}
     with pytest.raises(FileExistsError, match="--force"):
         ablation.save_results({}, tmp_path)
+    ablation.results_path(tmp_path).write_text('{"x0_error": {"skips cut": [0.5]}, "samples": {}}')
+    with pytest.raises(ValueError, match="sha256"):
+        ablation.load_results(tmp_path)  # edited by hand: refused
     ablation.save_results({"x0_error": {}, "samples": {}}, tmp_path, force=True)
+    assert ablation.load_results(tmp_path)["x0_error"] == {}
 
 
 def test_attention_quadrant_is_the_quadrant_with_the_most_mass():
