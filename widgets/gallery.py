@@ -4,8 +4,9 @@ instructor at the front of the room.
 
 `build()` builds them all, then has each visit its `slow_settings()` (`Explorer.precompute`)
 under one progress bar, so that afterwards no control samples: every move only indexes a
-cache. The explorers are shown large (`ZOOM`, one setting for all) with their labels
-written out in full, so nothing needs reading from up close or a mouse hover.
+cache. The explorers and the text between them are shown large (`ZOOM`, one setting for
+all), the labels written out in full, so nothing needs reading from up close or a mouse
+hover.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ ICONS = {
     "repeat": "\\21BB",
 }
 STYLE = """<style>
-.p2p-gallery {{ zoom: {zoom}; }}
+.p2p-gallery, .jp-RenderedMarkdown {{ zoom: {zoom}; }}
 .p2p-gallery img.widget-image {{ image-rendering: pixelated; max-width: 100%; height: auto; }}
 {icons}
 </style>"""
@@ -67,7 +68,8 @@ def for_the_room(explorer: Explorer) -> Explorer:
 
 
 def style(zoom: float = ZOOM) -> ipw.HTML:
-    """The CSS that draws every gallery explorer `zoom` times larger, pixels kept sharp."""
+    """The CSS that draws every gallery explorer, and the text between them, `zoom` times
+    larger, pixels kept sharp."""
     icons = "\n".join(ICON.format(name=name, char=char) for name, char in ICONS.items())
     return ipw.HTML(STYLE.format(zoom=zoom, icons=icons))
 

@@ -22,6 +22,7 @@ from test_notebooks_in_lab import (
 )
 
 import widgets
+from widgets import gallery as gallery_style
 
 ANSWER_MS = 1000  # a control that takes longer keeps the room waiting
 PRESSES = 3
@@ -92,6 +93,11 @@ def test_gallery_shows_every_explorer_without_code_and_each_answers_within_a_sec
         assert 'explorers["' not in text and "import" not in text, "no code on the page"
         outputs = page.locator(EXPLORER)
         assert outputs.count() == count, f"one image per explorer, {count}"
+        zooms = page.evaluate(
+            "() => [...document.querySelectorAll('.p2p-gallery, .jp-RenderedMarkdown')]"
+            ".map(e => parseFloat(getComputedStyle(e).zoom))"
+        )
+        assert len(zooms) > count and min(zooms) == gallery_style.ZOOM, "explorers and text large"
         for k in range(count):
             output = outputs.nth(k)
             image = output.locator("img.widget-image").first
