@@ -298,14 +298,43 @@ def _draw_attributes(labels: np.ndarray, split: str, seed: int) -> tuple[np.ndar
     colors = rng.integers(0, len(COLOR_NAMES), size=len(labels))
     layouts = rng.integers(0, len(LAYOUTS), size=len(labels))
     if split == "train":
-        for digit, name in HELD_OUT_PAIRS:
-            held = COLOR_NAMES.index(name)
-            clash = np.flatnonzero((labels == digit) & (colors == held))
-            # redraw among the other five colors: shift by 1..5 around the color wheel
-            colors[clash] = (held + rng.integers(1, len(COLOR_NAMES), size=len(clash))) % len(
-                COLOR_NAMES
-            )
+        _skip_held_out(labels, colors, lambda n: rng.integers(1, len(COLOR_NAMES), size=n))
     return colors, layouts
+
+
+def _skip_held_out(labels: np.ndarray, colors: np.ndarray, draw_shift) -> None:
+    """Redraw, in place, each color that makes a HELD_OUT_PAIRS pair with its digit: a shift
+    of draw_shift(n) (n values in 1..5) around the color wheel, uniform over the other five."""
+    for digit, name in HELD_OUT_PAIRS:
+        held = COLOR_NAMES.index(name)
+        clash = np.flatnonzero((labels == digit) & (colors == held))
+        colors[clash] = (held + np.asarray(draw_shift(len(clash)))) % len(COLOR_NAMES)
+
+
+def random_attributes(
+    labels: np.ndarray, generator: torch.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A fresh color and layout for each digit (N,) int, uniform, never a held-out pair:
+    (colors (N,), layouts (N,)), indices into COLOR_NAMES and LAYOUTS. Training draws them
+    anew for every batch, so each handwritten digit is seen in many colors and places."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    colors = torch.randint(0, len(COLOR_NAMES), (n,), generator=generator).numpy()
+    layouts = torch.randint(0, len(LAYOUTS), (n,), generator=generator).numpy()
+
+    def shift(k: int) -> np.ndarray:
+        return torch.randint(1, len(COLOR_NAMES), (k,), generator=generator).numpy()
+
+    _skip_held_out(labels, colors, shift)
+    return colors, layouts
+
+
+def digit_strokes(split: str = "train") -> tuple[Tensor, np.ndarray]:
+    """The `load_mnist(split)` digits as strokes (N, 1, 28, 28) float in [0, 1] (0 = no ink),
+    with their labels (N,): what `render_digits` colours and places."""
+    _check_split(split)
+    pixels, digits = _local_arrays(split)  # load_mnist's arrays, without a datasets.Dataset
+    return torch.from_numpy(pixels).float().unsqueeze(1) / 255.0, digits
 
 
 def render_digits(strokes: Tensor, colors: np.ndarray, layouts: np.ndarray) -> Tensor:
@@ -341,9 +370,7 @@ def captioned_digits(
     top left". The same split and seed give the same images every run. No training image
     shows a (digit, color) pair in HELD_OUT_PAIRS; the test split has all 60 pairs.
     """
-    _check_split(split)
-    pixels, digits = _local_arrays(split)  # load_mnist's arrays, without a datasets.Dataset
-    strokes = torch.from_numpy(pixels).float().unsqueeze(1) / 255.0
+    strokes, digits = digit_strokes(split)
     colors, layouts = _draw_attributes(digits, split, seed)
     images = render_digits(strokes, colors, layouts)
     rows = zip(digits.tolist(), colors.tolist(), layouts.tolist(), strict=True)

@@ -101,7 +101,7 @@ class VLMConfig:
             depth=self.vision_depth,
             heads=self.vision_heads,
             mlp_dim=self.vision_mlp_dim,
-            num_classes=1,  # the ViT's class head is unused: the adapter reads patch tokens
+            num_classes=10,  # stage 1 trains the ViT alone to name the digit (recipes.vlm_digits)
         )
 
 

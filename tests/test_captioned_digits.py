@@ -70,3 +70,26 @@ def test_held_out_pairs_absent_from_train_present_in_test(test_split):
 def test_bad_split():
     with pytest.raises(ValueError, match="'train' or 'test'"):
         data.captioned_digits("val")
+
+
+def test_random_attributes_never_draw_a_held_out_pair_and_cover_the_rest():
+    digits = np.repeat(np.arange(10), 600)  # 6,000 digits, 600 of each
+    generator = torch.Generator().manual_seed(3)
+    colors, layouts = data.random_attributes(digits, generator)
+    pairs = set(zip(digits.tolist(), colors.tolist(), strict=True))
+    held = {(d, data.COLOR_NAMES.index(c)) for d, c in data.HELD_OUT_PAIRS}
+    assert not pairs & held and len(pairs) == 60 - len(held)
+    assert set(layouts.tolist()) == set(range(len(data.LAYOUTS)))
+    sevens = np.bincount(colors[digits == 7], minlength=6)  # yellow (3) is held out for 7
+    assert sevens[3] == 0 and sevens.min(initial=600, where=sevens > 0) > 80  # ~120 each
+    again = data.random_attributes(digits, torch.Generator().manual_seed(3))
+    assert all(np.array_equal(a, b) for a, b in zip(again, (colors, layouts), strict=True))
+
+
+def test_digit_strokes_render_to_the_captioned_digits(test_split):
+    images, _, attributes = test_split
+    strokes, digits = data.digit_strokes("test")
+    assert strokes.shape == (1000, 1, 28, 28) and 0 <= strokes.min() and strokes.max() <= 1
+    assert np.array_equal(digits, attributes["digit"])
+    drawn = data.render_digits(strokes, attributes["color"], attributes["layout"])
+    assert torch.equal(drawn, images)

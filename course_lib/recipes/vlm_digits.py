@@ -1,29 +1,50 @@
 """vlm-digits: the notebook-08 tiny vision-language model, trained from scratch on the
-4,000 captioned training digits, end to end (ViT, adapter and language model together),
-on the answers only. Every image in a batch is asked three of the five questions: its digit,
-its caption and one of colour, size and position."""
+4,000 captioned training digits in two stages, as LLaVA trains on a vision encoder that
+already sees:
+
+1. The ViT alone learns to name the digit from the image's brightness (cross-entropy on its
+   class head).
+2. The ViT frozen, the adapter and the language model learn to answer, on the answers only.
+   Every image is asked three of the five questions: its digit, its caption and one of
+   colour, size and position.
+
+Every batch of both stages draws each digit a fresh colour and place (never a held-out
+(digit, colour) pair), so 4,000 handwritten digits show up in thousands of combinations."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from course_lib import config, data, train
 from course_lib.recipes import Row
-from course_lib.vlm import QUESTIONS, VLM, VLMConfig, answer, degrade, image_token_count
+from course_lib.vlm import (
+    QUESTIONS,
+    VLM,
+    VLMConfig,
+    answer,
+    brightness_and_colour,
+    degrade,
+    image_token_count,
+)
 
 NAME = "vlm-digits"
 HALF = True  # ~0.4M parameters; fp16 weights answer the same as fp32 (see the benchmark)
 PIPELINE = "course_lib.pipelines.VLMPipeline"
 MODEL = VLMConfig()  # patch 8: 16 patch tokens, 17 image tokens with the CLS
-# 64 images a step, each asked three of the five questions (192 sequences)
-TRAINING = train.OneCycleTraining(steps=2000, batch_size=64, lr=2e-3, weight_decay=0.01)
-STEPS = TRAINING.steps  # notebook 08's full-mode budget
+# stage 1: the ViT alone names the digit, 128 images a step
+VISION_TRAINING = train.OneCycleTraining(steps=10_000, batch_size=128, lr=2e-3, weight_decay=0.05)
+# stage 2: 64 images a step, each asked three of the five questions (192 sequences)
+TRAINING = train.OneCycleTraining(steps=1500, batch_size=64, lr=2e-3, weight_decay=0.01)
+VISION_STEPS = VISION_TRAINING.steps  # notebook 08's full-mode budgets
+STEPS = TRAINING.steps
 MAX_SHIFT = 2  # +-2 px: new handwriting positions, never out of the layout's quadrant
 TABLES = Path(__file__).with_name("vlm_digits_tables.json")  # written by benchmark()
 
@@ -34,50 +55,130 @@ def qa_pairs(attributes: dict, kinds=tuple(QUESTIONS)) -> tuple[list[str], list[
     return [QUESTIONS[k] for k in kinds], [[answer(k, *map(int, r)) for r in rows] for k in kinds]
 
 
-def qa_tensors(model: VLM, attributes: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Question ids (Q, L_q) and answer ids (Q, N, L_a) for all five questions of N images."""
-    questions, answers = qa_pairs(attributes)
-    question_ids = model.encode_questions(questions)
-    answer_ids = torch.stack([model.encode_answers(a) for a in answers])  # (Q, N, L_a)
-    return question_ids, answer_ids
+def answer_table(model: VLM) -> torch.Tensor:
+    """The answer ids of every question for every possible image: (10, 6, 5, Q, L_a), indexed
+    [digit, colour, layout, question] in QUESTIONS' order."""
+    _, attributes = data.all_captions()  # the 300 (digit, colour, layout), in that order
+    _, answers = qa_pairs(attributes)
+    ids = torch.stack([model.encode_answers(a).cpu() for a in answers], dim=1)  # (300, Q, L_a)
+    return ids.unflatten(0, (len(data.DIGIT_WORDS), len(data.COLOR_NAMES), len(data.LAYOUTS)))
 
 
-def batch_loss(model: VLM, batch, question_ids: torch.Tensor, generator=None) -> torch.Tensor:
-    """The answer-only loss of B images, each asked for its digit, its caption and one of the
-    three one-word questions (colour, size, position; learned in a few hundred steps)."""
-    images, answer_ids = batch  # (B, C, H, W), (B, 5, L_a) in QUESTIONS' order
-    images = data.random_shift(images, MAX_SHIFT, generator)
+def fresh_images(strokes: torch.Tensor, digits: torch.Tensor, generator=None):
+    """A batch of strokes (B, 1, 28, 28) drawn in a new colour and place, shifted by up to
+    MAX_SHIFT pixels: (images (B, 3, 32, 32) in [-1, 1], colours (B,), layouts (B,))."""
+    colors, layouts = data.random_attributes(digits.numpy(), generator)
+    images = data.render_digits(strokes, colors, layouts)
+    return data.random_shift(images, MAX_SHIFT, generator), colors, layouts
+
+
+def vision_loss(model: VLM, batch, generator=None) -> torch.Tensor:
+    """Stage 1: cross-entropy of the ViT's class head on the brightness of fresh images."""
+    strokes, digits = batch
+    images, _, _ = fresh_images(strokes, digits, generator)
+    brightness, _ = brightness_and_colour(images, model.config.patch_size)
+    return F.cross_entropy(model.vision(brightness), digits)
+
+
+def batch_loss(model: VLM, batch, question_ids, table, generator=None) -> torch.Tensor:
+    """Stage 2: the answer-only loss of B fresh images, each asked for its digit, its caption
+    and one of the three one-word questions (colour, size, position; learned in a few
+    hundred steps)."""
+    strokes, digits = batch  # (B, 1, 28, 28), (B,)
+    images, colors, layouts = fresh_images(strokes, digits, generator)
+    answer_ids = table[digits, torch.from_numpy(colors), torch.from_numpy(layouts)]  # (B, 5, L_a)
     B = len(images)
     other = torch.randint(1, 4, (B,), generator=generator)  # colour, size or position
     kinds = torch.stack([torch.zeros_like(other), other, torch.full_like(other, 4)], dim=1)
     answer_ids = answer_ids.gather(1, kinds[..., None].expand(-1, -1, answer_ids.shape[-1]))
     questions = question_ids[kinds.flatten()]  # (B * 3, L_q): row 3 i + k asks image i
     longest = int((answer_ids != 0).sum(-1).max())  # slots past every answer's <end> hold no target
-    return model.loss(images, questions, answer_ids.flatten(0, 1)[:, : longest + 1])
+    answer_ids = answer_ids.flatten(0, 1)[:, : longest + 1].to(model.device)
+    return model.loss(images.to(model.device), questions, answer_ids)
+
+
+@dataclass
+class TwoStages:
+    """What `train_vlm` hands back: each stage's `train.TrainResult`."""
+
+    vision: train.TrainResult  # stage 1: the ViT naming digits
+    answers: train.TrainResult  # stage 2: the adapter and language model answering
+
+    @property
+    def seconds(self) -> float:
+        return self.vision.seconds + self.answers.seconds
+
+    def summary(self, window: int = 50) -> dict:
+        """For a checkpoint's metadata: stage 2's summary, stage 1's steps, loss and seconds."""
+        vision = self.vision.summary(window)
+        return {
+            **self.answers.summary(window),
+            "vision_steps": vision["steps"],
+            "vision_final_loss": vision["final_loss"],
+            "vision_train_seconds": vision["train_seconds"],
+            "train_seconds": round(self.seconds, 1),
+        }
+
+
+def train_vision(
+    model: VLM, steps: int, generator: torch.Generator, progress: bool = True
+) -> train.TrainResult:
+    """Stage 1: the ViT alone, AdamW with a one-cycle rate over `steps` batches of 128."""
+    strokes, digits = data.digit_strokes("train")
+    return train.fit_one_cycle(
+        model.vision,
+        lambda vision, batch: vision_loss(model, batch, generator),
+        (strokes, torch.from_numpy(digits)),
+        dataclasses.replace(VISION_TRAINING, steps=steps),
+        generator=generator,
+        desc=f"{NAME} vision",
+        progress=progress,
+    )
+
+
+def train_answers(
+    model: VLM,
+    steps: int,
+    generator: torch.Generator,
+    progress: bool = True,
+    seconds: float | None = None,
+    freeze_vision: bool = True,
+) -> train.TrainResult:
+    """Stage 2: the adapter and the language model (and the ViT too, unless freeze_vision)
+    on the answers, AdamW with a one-cycle rate over `steps` batches of 64 images."""
+    strokes, digits = data.digit_strokes("train")
+    question_ids = model.encode_questions(list(QUESTIONS.values()))
+    table = answer_table(model)
+    model.vision.requires_grad_(not freeze_vision)
+    try:
+        return train.fit_one_cycle(
+            model,
+            lambda m, batch: batch_loss(m, batch, question_ids, table, generator),
+            (strokes, torch.from_numpy(digits)),
+            dataclasses.replace(TRAINING, steps=steps),
+            generator=generator,
+            seconds=seconds,
+            desc=NAME,
+            progress=progress,
+        )
+    finally:
+        model.vision.requires_grad_(True)
 
 
 def train_vlm(
     model: VLM,
-    steps: int,
+    steps: int = STEPS,
     seed: int = 0,
     progress: bool = True,
     seconds: float | None = None,
-) -> train.TrainResult:
-    """AdamW with a one-cycle learning rate over `steps` batches of TRAINING.batch_size images."""
+    vision_steps: int = VISION_STEPS,
+) -> TwoStages:
+    """Both stages: `vision_steps` of the ViT alone, then `steps` of answers with the ViT
+    frozen (a `seconds` cap applies to the answers)."""
     generator = config.seed_everything(seed)
-    images, _, attributes = data.captioned_digits("train")
-    question_ids, answer_ids = qa_tensors(model, attributes)
-    answer_ids = answer_ids.transpose(0, 1)  # (N, Q, L_a): one row of answers per image
-    return train.fit_one_cycle(
-        model,
-        lambda m, batch: batch_loss(m, batch, question_ids, generator),
-        (images, answer_ids),
-        dataclasses.replace(TRAINING, steps=steps),
-        generator=generator,
-        seconds=seconds,
-        desc=NAME,
-        progress=progress,
-    )
+    vision = train_vision(model, vision_steps, generator, progress)
+    answers = train_answers(model, steps, generator, progress, seconds)
+    return TwoStages(vision, answers)
 
 
 @torch.no_grad()
@@ -239,24 +340,57 @@ TARGETS = {
 }
 
 
-def training_step_ms(model_config: VLMConfig, steps: int = 10) -> float:
-    """Milliseconds per training step (TRAINING.batch_size images), fresh weights."""
-    model = VLM(model_config)
-    train_vlm(model, 2, progress=False)  # warm-up
-    result = train_vlm(model, steps, progress=False)
-    return 1000 * result.seconds / result.steps
+def training_step_ms(model_config: VLMConfig, steps: int = 10) -> tuple[float, float]:
+    """Milliseconds per training step of each stage, fresh weights: (stage 1, 128 images
+    through the ViT; stage 2, 64 images asked 3 questions each)."""
+    model, generator = VLM(model_config), torch.Generator().manual_seed(0)
+    times = []
+    for stage in (train_vision, train_answers):
+        stage(model, 2, generator, progress=False)  # warm-up
+        result = stage(model, steps, generator, progress=False)
+        times.append(1000 * result.seconds / result.steps)
+    return times[0], times[1]
+
+
+def compare_stages(vision_steps: int = 3000, steps: int = 600, seed: int = 0) -> list[dict]:
+    """The two orders of training, from scratch, on the same fresh batches and test images:
+    "ViT first" (`vision_steps` of the ViT alone, then `steps` of answers with it frozen)
+    against "end to end" (answers only, ViT trained with the rest, for as many steps as fit
+    in the same seconds). Rows of {recipe, vision_steps, steps, seconds, and `evaluate`'s
+    shares}."""
+    images, _, attributes = data.captioned_digits("test")
+    rows = []
+    config.seed_everything(seed)
+    first = VLM(MODEL)
+    result = train_vlm(first, steps, seed, progress=False, vision_steps=vision_steps)
+    budget = result.seconds
+    rows.append(dict(recipe="ViT first", vision_steps=vision_steps, steps=steps, seconds=budget))
+    rows[-1].update(evaluate(first, images, attributes))
+    generator = config.seed_everything(seed)
+    joint = VLM(MODEL)
+    probe = train_answers(joint, 20, generator, progress=False, freeze_vision=False)
+    joint_steps = int(budget / (probe.seconds / probe.steps))  # the same seconds
+    generator = config.seed_everything(seed)
+    joint = VLM(MODEL)
+    result = train_answers(joint, joint_steps, generator, progress=False, freeze_vision=False)
+    row = dict(recipe="end to end", vision_steps=0, steps=joint_steps, seconds=result.seconds)
+    rows.append(row)
+    rows[-1].update(evaluate(joint, images, attributes))
+    return [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows]
 
 
 def patch_row(model: VLM, metrics: dict | None, images: torch.Tensor) -> dict:
     """One row of the patch-size table: tokens, sequence length, speed and (for a trained
     model) accuracy; metrics None marks an untrained twin, timed only."""
     c = model.config
+    vision_ms, answers_ms = training_step_ms(c)
     row = {
         "patch_size": c.patch_size,
         "image_tokens": image_token_count(c.image_size, c.patch_size),
         "sequence": c.num_image_tokens + c.question_length + c.answer_length - 1,
         "ms_per_answer": round(answer_speed(model, images[:100], use_cache=True), 3),
-        "ms_per_training_step": round(training_step_ms(c), 1),
+        "ms_per_vision_step": round(vision_ms, 1),
+        "ms_per_training_step": round(answers_ms, 1),
         "parameters": sum(p.numel() for p in model.parameters()),
         "trained": metrics is not None,
     }
@@ -265,10 +399,12 @@ def patch_row(model: VLM, metrics: dict | None, images: torch.Tensor) -> dict:
 
 def write_tables(shipped: VLM, train_twin: bool = True, path: Path = TABLES) -> dict:
     """Measure the shipped model and its patch-4 twin, and store what notebook 08 shows
-    without retraining: the patch table, the resolution sweep, asked-about-nothing.
+    without retraining: the patch table, the resolution sweep, asked-about-nothing, and the
+    two orders of training side by side (`compare_stages`).
 
-    train_twin: train the twin with the same recipe (about 2.5x the shipped model's time);
-    False times an untrained twin only (speed does not depend on the weights)."""
+    train_twin: train the twin with the same recipe (about 3x the shipped model's time) and
+    compare the stages; False times an untrained twin only (speed does not depend on the
+    weights)."""
     images, _, attributes = data.captioned_digits("test")
     start = time.perf_counter()
     twin, twin_metrics = VLM(VLMConfig(patch_size=4)).eval(), None
@@ -286,6 +422,8 @@ def write_tables(shipped: VLM, train_twin: bool = True, path: Path = TABLES) -> 
     }
     if train_twin:
         tables["resolution_patch_4"] = resolution_sweep(twin, images, attributes)
+        tables["stages"] = compare_stages()
+        tables["seconds"] = round(time.perf_counter() - start, 1)
     path.write_text(json.dumps(tables, indent=1) + "\n")
     return tables
 
@@ -321,6 +459,11 @@ def benchmark() -> list[Row]:
         rows.append(
             Row(NAME, f"patch {p}: ms per answer (batch 100)", row["ms_per_answer"], unit="ms")
         )
+    for row in tables["stages"]:
+        steps = f"{row['vision_steps']} + {row['steps']} steps"
+        what = f"{row['recipe']} ({steps}, {row['seconds']:.0f} s)"
+        rows.append(Row(NAME, f"{what}: digit", row["digit"]))
+        rows.append(Row(NAME, f"{what}: caption", row["caption"]))
     return rows
 
 
