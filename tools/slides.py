@@ -136,7 +136,7 @@ DECKS: dict[str, dict[str, str]] = {
     },
     "08": {
         "if FAST:": SKIP,
-        "**An honest note on the shipped weights.**": NOTES,
+        "**What the first stage bought.**": NOTES,
         "tables = vlm_digits.read_tables()": SUBSLIDE,  # what images cost in real VLMs
     },
     "09": {
