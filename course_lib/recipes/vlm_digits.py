@@ -77,7 +77,7 @@ def vision_loss(model: VLM, batch, generator=None) -> torch.Tensor:
     strokes, digits = batch
     images, _, _ = fresh_images(strokes, digits, generator)
     brightness, _ = brightness_and_colour(images, model.config.patch_size)
-    return F.cross_entropy(model.vision(brightness), digits)
+    return F.cross_entropy(model.vision(brightness.to(model.device)), digits.to(model.device))
 
 
 def batch_loss(model: VLM, batch, question_ids, table, generator=None) -> torch.Tensor:
