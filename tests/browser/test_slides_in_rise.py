@@ -92,6 +92,19 @@ def click_first_slider(page) -> None:
     assert page.evaluate(WHERE) == at, "the click moved the widget, not the deck"
 
 
+def find_widget(page, widget, steps: int) -> None:
+    """Back to the title, then on slide by slide until one shows the widget. On a busy
+    machine its image may come late: a second pass waits longer on every slide."""
+    for pause in (150, 1500):
+        page.keyboard.press("Home")
+        page.wait_for_function(f"() => ({WHERE})().at === 0", timeout=10_000)
+        for _ in range(steps):
+            page.wait_for_timeout(pause)
+            if widget.count():
+                return
+            page.keyboard.press("Space")
+
+
 @pytest.mark.browser
 def test_a_lesson_presents_in_rise_from_title_to_the_end_with_its_widget_live(lab, browser_context):
     (path,) = sorted((ROOT / "notebooks" / "solutions").glob(f"{DECK}_*.ipynb"))
@@ -121,13 +134,8 @@ def test_a_lesson_presents_in_rise_from_title_to_the_end_with_its_widget_live(la
         text = page.locator(".reveal").inner_text()
         assert not [m for m in BROKEN if m in text], "a widget in the deck failed to render"
 
-        page.keyboard.press("Home")  # back to the title, then on to the widget's slide
         widget = page.locator(f".reveal section.present {IMAGE_WIDGET}")
-        for _ in range(len(positions)):
-            if widget.count():
-                break
-            page.keyboard.press("Space")
-            page.wait_for_timeout(150)
+        find_widget(page, widget, len(positions))
         assert widget.count(), "no slide of the deck shows the widget"
         click_first_slider(page)
         page.screenshot(path=ARTIFACTS / f"rise-{path.stem}-widget.png")
