@@ -144,7 +144,7 @@ DECKS: dict[str, dict[str, str]] = {
         "### Training it: the flow matching loss": SUBSLIDE,
         "latent_range = ": SKIP,  # the shipped dit-digits pipeline, in fast mode
         "### Does it follow the prompt? Measured at 8 and 50": SUBSLIDE,
-        "**What 150 seconds shows.**": NOTES,
+        "**What 300 seconds shows.**": NOTES,
         "def shipped_quality(": SUBSLIDE,  # the shipped models side by side
     },
 }
