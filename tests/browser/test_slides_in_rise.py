@@ -27,6 +27,7 @@ from test_notebooks_in_lab import (
     RUN_ALL,
     RUN_TIMEOUT_MS,
     SHUTDOWN,
+    visible_sliders,
 )
 
 from tools import slides
@@ -43,6 +44,9 @@ WHERE = """() => {
   const shown = at < 0 ? 0 : leaves[at].querySelectorAll('.fragment.visible').length;
   return {at, leaves: leaves.length, shown};
 }"""
+
+# The leaf slide on show: a stack of subslides is .present too, and holds its later subslides.
+ON_SHOW = ".reveal .slides section.present:not(:has(section))"
 
 NEW_IMAGE = """([root, before]) => [...root.querySelectorAll('img.widget-image')]
   .every(i => i.complete) && root.querySelectorAll('img.widget-image').length > 0
@@ -80,16 +84,27 @@ def run_and_save(lab, browser_context, path: Path):
 
 
 def click_first_slider(page) -> None:
-    """On the slide on show: click 70% along the first slider of its widget; the readout and
-    the image must change and the deck must stay where it is."""
-    output = page.locator(f".reveal section.present {IMAGE_WIDGET}").first.element_handle()
-    slider = output.query_selector(".widget-slider:has(.noUi-handle)")
-    track, readout = slider.query_selector(".noUi-target"), slider.query_selector(".widget-readout")
-    before, value, at = output.evaluate(IMAGES_SRC), readout.inner_text(), page.evaluate(WHERE)
-    box = track.bounding_box()
+    """On the slide on show: click 70% along the first slider of its widget that is on show
+    (a scrubber's, where the widget has one, as the lab test picks), scrolled into view on a
+    tall slide; the readout and the image must change and the deck must stay where it is."""
+    output = page.locator(f"{ON_SHOW} {IMAGE_WIDGET}").first
+    controls = visible_sliders(output, set())
+    assert controls, "the widget on the slide shows no slider"
+    label, handle, readout, _ = controls[0]
+    handle.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)  # the slide's scroll settles
+    before, value, at = output.evaluate(IMAGES_SRC), readout(), page.evaluate(WHERE)
+    box = handle.evaluate(
+        "(h) => { const r = h.closest('.noUi-target').getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width, height: r.height}; }"
+    )
     page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + box["height"] / 2)
-    page.wait_for_function(NEW_IMAGE, arg=[output, before], timeout=30_000)
-    assert readout.inner_text() != value, "the click moved the slider"
+    try:
+        page.wait_for_function(NEW_IMAGE, arg=[output.element_handle(), before], timeout=30_000)
+    except PlaywrightTimeoutError:
+        page.screenshot(path=ARTIFACTS / "rise-slider-click-failed.png")
+        raise AssertionError(f"no new image 30 s after a click on the {label} at {box}") from None
+    assert readout() != value, f"the click moved the {label}"
     assert page.evaluate(WHERE) == at, "the click moved the widget, not the deck"
 
 
@@ -147,7 +162,7 @@ def test_a_lesson_presents_in_rise_from_title_to_the_end_with_its_widget_live(la
         text = page.locator(".reveal").inner_text()
         assert not [m for m in BROKEN if m in text], "a widget in the deck failed to render"
 
-        widget = page.locator(f".reveal section.present {IMAGE_WIDGET}")
+        widget = page.locator(f"{ON_SHOW} {IMAGE_WIDGET}")
         find_widget(page, widget, len(positions))
         assert widget.count(), "no slide of the deck shows the widget"
         click_first_slider(page)
