@@ -58,8 +58,9 @@ def train_pair(training: train.DenoiserTraining = TRAINING, seed: int = 0, progr
 
 
 def measure(models: dict, count: int = 500, samples: int = 16, seed: int = 0) -> dict:
-    """x_0 errors at TIMESTEPS on `count` test digits, and `samples` DDIM-50 samples (as
-    uint8 16x16 lists), for each model; the same noise for both."""
+    """x_0 errors at TIMESTEPS on `count` test digits, and `samples` DDIM-50 samples (a
+    uint8 tensor (S, 16, 16)), for each model; the same noise for both. The same form as
+    `load_results` gives, so a notebook shows fresh and stored results with one code path."""
     schedule = diffusion.NoiseSchedule.from_spec(SCHEDULE)
     test = digits_16("test")
     out = {"timesteps": list(TIMESTEPS), "x0_error": {}, "samples": {}}
@@ -72,12 +73,12 @@ def measure(models: dict, count: int = 500, samples: int = 16, seed: int = 0) ->
         g = torch.Generator().manual_seed(seed)
         x = diffusion.sample(model, schedule, shape, steps=50, generator=g, progress=False)
         pixels = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)[:, 0]  # (S, 16, 16)
-        out["samples"][name] = pixels.tolist()
+        out["samples"][name] = pixels
     return out
 
 
 def run(training: train.DenoiserTraining = TRAINING, seed: int = 0, progress=True) -> dict:
-    """Train both, measure both: the JSON-ready results `save_results` writes."""
+    """Train both, measure both: the results `save_results` writes, in `load_results`' form."""
     start = time.perf_counter()
     models = train_pair(training, seed, progress)
     results = measure(models, seed=seed)
@@ -94,11 +95,17 @@ def results_path(directory: Path | None = None) -> Path:
 
 def save_results(results: dict, directory: Path | None = None, force: bool = False) -> Path:
     """Write the results JSON and pin its sha256 in the manifest (`checkpoints.write_table`);
-    refuse to replace one that exists unless force."""
+    refuse to replace one that exists unless force. The samples' tensors are stored as lists."""
     path = results_path(directory)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; pass --force to replace it")
-    return checkpoints.write_table(OWNER, RESULTS, results, directory, compact=True)
+    table = dict(results)
+    if "samples" in table:
+        table["samples"] = {
+            name: s.tolist() if isinstance(s, torch.Tensor) else s
+            for name, s in table["samples"].items()
+        }
+    return checkpoints.write_table(OWNER, RESULTS, table, directory, compact=True)
 
 
 def load_results(directory: Path | None = None) -> dict:

@@ -163,6 +163,32 @@ def test_stored_ablation_results_load_and_show_the_cut_skips_hurt():
     assert all(c > f for c, f in zip(cut[1:], full[1:], strict=True))
 
 
+def test_fresh_ablation_results_take_the_stored_form_and_survive_a_round_trip(tmp_path):
+    """Full mode shows `ablation.run`'s results, fast mode `load_results`': one form."""
+    import dataclasses
+    import json
+
+    from course_lib import ablation, checkpoints
+    from course_lib.unet import UNet
+
+    torch.manual_seed(0)
+    models = {
+        name: UNet(dataclasses.replace(ablation.MODEL, skips=skips)).eval()
+        for name, skips in ablation.VARIANTS.items()
+    }
+    fresh = ablation.measure(models, count=4, samples=2)
+    for name in ablation.VARIANTS:
+        assert fresh["samples"][name].dtype == torch.uint8
+        assert fresh["samples"][name].shape == (2, 16, 16)
+        assert len(fresh["x0_error"][name]) == len(ablation.TIMESTEPS)
+    (tmp_path / checkpoints.MANIFEST).write_text(json.dumps({ablation.OWNER: {"files": {}}}))
+    ablation.save_results(fresh, tmp_path)
+    stored = ablation.load_results(tmp_path)
+    assert stored["x0_error"] == fresh["x0_error"]
+    for name in ablation.VARIANTS:
+        assert torch.equal(stored["samples"][name], fresh["samples"][name])
+
+
 def test_ablation_results_are_pinned_in_the_manifest_and_not_replaced_without_force(tmp_path):
     import json
 
