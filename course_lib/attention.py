@@ -17,16 +17,25 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from course_lib import checks
+
 
 def stack_layers(attentions: Sequence[Tensor] | Tensor) -> Tensor:
     """A list over layers of (B, h, T, T) (what the ViT returns) -> one tensor (L, B, h, T, T)."""
-    if isinstance(attentions, Tensor):
-        return attentions
-    if not attentions or not all(isinstance(a, Tensor) for a in attentions):
-        raise TypeError(
-            "pass the list of attention tensors from model(x, return_attention=True)[1]"
+    if not isinstance(attentions, Tensor):
+        if not attentions or not all(isinstance(a, Tensor) for a in attentions):
+            raise TypeError(
+                "pass the list of attention tensors from model(x, return_attention=True)[1]"
+            )
+        if len({a.shape for a in attentions}) > 1 or attentions[0].ndim != 4:
+            shapes = sorted({tuple(a.shape) for a in attentions})
+            raise ValueError(f"each layer's attention must be (B, h, T, T), alike; got {shapes}")
+        attentions = torch.stack(list(attentions))
+    if attentions.ndim != 5:
+        raise ValueError(
+            f"attention over layers must be (L, B, h, T, T), got {tuple(attentions.shape)}"
         )
-    return torch.stack(list(attentions))
+    return attentions
 
 
 def _check_square(attention: Tensor) -> int:
@@ -93,7 +102,12 @@ def rollout(attentions: Sequence[Tensor] | Tensor, residual: float = 0.5) -> np.
 
 
 def patch_distances(side: int, patch_size: int) -> np.ndarray:
-    """Euclidean distance in pixels between the centres of every two patches: (N, N)."""
+    """Euclidean distance in pixels between the centres of every two patches: (N, N).
+
+    side: patches along each edge of the grid (S), patch_size: pixels along each patch's edge.
+    """
+    checks.positive_int(side, "side (patches along an edge)")
+    checks.positive_int(patch_size, "patch_size (pixels)")
     rows, cols = np.divmod(np.arange(side * side), side)  # (N,), row-major like patchify
     centres = np.stack([rows, cols], axis=1) * patch_size  # (N, 2), pixels
     return np.linalg.norm(centres[:, None] - centres[None], axis=-1)

@@ -37,6 +37,7 @@ class VAEConfig:
     scaling_factor: float = 1.0  # 1 / std of the training latents; measured after training
 
     def __post_init__(self):
+        checks.positive_ints(self, "image_size", "channels", "latent_channels", "width")
         if self.image_size % 4:
             raise ValueError(
                 f"image_size must be divisible by 4 (two downsamplings), got {self.image_size}"

@@ -13,13 +13,14 @@ Letters: B batch, N = S*S pixels in raster order (row by row, left to right), D 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib import data
+from course_lib import checks, data
 from course_lib.transformer import Block, KVCache
 
 START = 2  # the <start> token's id; pixels are 0 (black) and 1 (white)
@@ -127,5 +128,12 @@ def sample(
 
 
 def to_images(pixels: Tensor, size: int = 14) -> Tensor:
-    """(B, N) raster pixels -> (B, 1, S, S) float images in [0, 1]."""
+    """(B, N) raster pixels -> (B, 1, S, S) float images in [0, 1], N = S * S."""
+    checks.tensor(pixels, "pixels", 2, "(B, N)")
+    checks.positive_int(size, "size")
+    if pixels.shape[1] != size * size:
+        raise ValueError(
+            f"pixels hold {pixels.shape[1]} values an image, not size * size = {size * size}; "
+            f"pass size={math.isqrt(pixels.shape[1])} for {pixels.shape[1]} pixels"
+        )
     return pixels.float().reshape(-1, 1, size, size)

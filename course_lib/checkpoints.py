@@ -29,6 +29,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from course_lib import checks
+
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # in the repository
 PACKAGE_DATA = "_shipped"  # the same files inside an installed wheel: course_lib/_shipped
 MANIFEST = "manifest.json"
@@ -187,7 +189,20 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     The files are checked against a manifest.json beside them when it lists them; otherwise
     the load goes ahead with an `UnverifiedCheckpointWarning` (nothing vouches for them).
     """
+    if not isinstance(path, str | Path):
+        raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
     stem = Path(path).with_suffix("")
+    missing = [
+        p.name
+        for p in (stem.with_suffix(".json"), stem.with_suffix(".safetensors"))
+        if not p.is_file()
+    ]
+    if missing:
+        raise ValueError(
+            f"no checkpoint at {stem}: {' and '.join(missing)} not found in {stem.parent}; pass "
+            "the path of a saved checkpoint without its suffix, or a shipped name to "
+            "load_pretrained(name)"
+        )
     if stem.name in read_manifest(stem.parent, strict=False):
         return _build(verify(stem.name, stem.parent), device)
     warnings.warn(
@@ -200,6 +215,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
 
 
 def _build(stem: Path, device) -> nn.Module:
+    checks.device(device)
     description = read_description(stem)
     config = _build_config(_import(description["config_class"]), description["config"])
     model = _import(description["model"])(config)

@@ -8,6 +8,7 @@ made, never deep inside torch, and never turned into a silently wrong answer.
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 
 import torch
@@ -21,10 +22,17 @@ class InputRangeWarning(UserWarning):
 
 
 def number(
-    value, name: str, *, minimum: float | None = None, allow_none: bool = False, hint: str = ""
+    value,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    allow_none: bool = False,
+    hint: str = "",
 ):
-    """A finite real number (not a bool, not a string, not nan or inf), optionally >= minimum;
-    `hint` (e.g. "0 = deterministic DDIM") ends every message."""
+    """A finite real number (not a bool, not a string, not nan or inf), optionally >= minimum,
+    <= maximum, > above; `hint` (e.g. "0 = deterministic DDIM") ends every message."""
     hint = f" ({hint})" if hint else ""
     if value is None and allow_none:
         return None
@@ -36,6 +44,10 @@ def number(
         raise ValueError(f"{name} must be a finite number, got {value}{hint}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}{hint}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}{hint}")
+    if above is not None and value <= above:
+        raise ValueError(f"{name} must be > {above}, got {value}{hint}")
     return value
 
 
@@ -48,6 +60,60 @@ def positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive int, e.g. 4, got {value}")
     return value
+
+
+def positive_ints(config, *names: str) -> None:
+    """Each named field of a config is a positive int: sizes such as dim, depth or heads."""
+    for field in names:
+        positive_int(getattr(config, field), f"{type(config).__name__}.{field}")
+
+
+def index(value, name: str, choices) -> int:
+    """An int that picks one of `choices` (a sequence of names): 0..len(choices) - 1. NumPy
+    and 0-d torch integers count as ints (they come out of the attribute arrays)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an int index 0..{len(choices) - 1} (e.g. 0 = {choices[0]!r}), "
+            f"got {type(value).__name__} {value!r}"
+        ) from None
+    if not 0 <= value < len(choices):
+        raise ValueError(
+            f"{name} must be in 0..{len(choices) - 1} (e.g. 0 = {choices[0]!r}), got {value}"
+        )
+    return value
+
+
+def generator(value, name: str = "generator") -> None:
+    """None or a CPU torch.Generator (noise is drawn on the CPU, then moved)."""
+    if value is None:
+        return
+    if not isinstance(value, torch.Generator):
+        raise TypeError(
+            f"{name} must be a torch.Generator or None, e.g. "
+            f"{name}=torch.Generator().manual_seed(0); got {type(value).__name__}"
+        )
+    if value.device.type != "cpu":
+        raise ValueError(
+            f"pass a CPU generator (torch.Generator()), got one on {value.device}: the noise "
+            "is drawn on the CPU and then moved, so CPU and GPU runs give the same images"
+        )
+
+
+def device(value, name: str = "device") -> torch.device:
+    """A torch device this machine has: "cpu", "cuda", "cuda:1", "mps" or a torch.device."""
+    try:
+        found = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{name} must be 'cpu', 'cuda' or 'mps', got {value!r}") from None
+    if found.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={value!r}, but this machine has no CUDA GPU: pass 'cpu'")
+    if found.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name}={value!r}, but MPS is not available here: pass 'cpu'")
+    return found
 
 
 def tensor(value, name: str, ndim: int | None = None, shape_hint: str = "") -> Tensor:

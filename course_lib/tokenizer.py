@@ -20,7 +20,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from course_lib import data
+from course_lib import checks, data
 
 PAD, END, UNKNOWN = "<pad>", "<end>", "<unk>"  # ids 0, 1, 2 in every vocabulary
 SPECIAL_TOKENS = (PAD, END, UNKNOWN)
@@ -55,6 +55,7 @@ class Tokenizer:
             raise ValueError(
                 f"a vocabulary starts with {SPECIAL_TOKENS}; use build_vocab(captions)"
             )
+        checks.positive_int(context_length, "context_length")
         self.vocab = tuple(vocab)
         self.context_length = context_length
         self.ids = {word: i for i, word in enumerate(self.vocab)}
@@ -105,6 +106,11 @@ class Tokenizer:
 
     def decode(self, token_ids: Tensor) -> list[str]:
         """Token ids (B, L) -> captions, stopping at <end>; <unk> stays visible."""
+        checks.tensor(token_ids, "token_ids", 2, "(B, L)")
+        if token_ids.dtype.is_floating_point or token_ids.dtype == torch.bool:
+            raise TypeError(f"token_ids must be an integer tensor (int64), got {token_ids.dtype}")
+        if token_ids.numel() and not 0 <= int(token_ids.min()) <= int(token_ids.max()) < len(self):
+            raise ValueError(f"token ids must lie in 0..{len(self) - 1}, got {token_ids.unique()}")
         out = []
         for row in token_ids.tolist():
             words = []

@@ -20,17 +20,23 @@ import math
 import torch
 from torch import Tensor
 
-from course_lib import diffusion, flow
+from course_lib import checks, diffusion, flow
 
 
 def mixture_means(k: int = 6, radius: float = 3.0) -> Tensor:
     """K component means evenly on a circle, (K, 2) float64."""
+    checks.positive_int(k, "k")
+    checks.number(radius, "radius", above=0)
     angles = torch.arange(k, dtype=torch.float64) * 2 * math.pi / k
     return radius * torch.stack([angles.cos(), angles.sin()], dim=1)
 
 
 def sample_mixture(n: int, means: Tensor, std: float, generator=None) -> Tensor:
     """n points (n, 2) from the equal-weight mixture of N(mu_k, std^2 I)."""
+    checks.positive_int(n, "n")
+    checks.tensor(means, "means", 2, "(K, 2)")
+    checks.number(std, "std", above=0)
+    checks.generator(generator)
     which = torch.randint(0, len(means), (n,), generator=generator)
     return means[which] + std * torch.randn(n, 2, generator=generator, dtype=torch.float64)
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from course_lib import data, diffusion
+from course_lib import checks, data, diffusion
 
 
 class EMA:
@@ -132,6 +132,14 @@ def warmup_cosine(
     optimizer: torch.optim.Optimizer, steps: int, warmup: int = 100, floor: float = 0.1
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up over `warmup` steps, then a cosine from the peak down to `floor` x peak."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, e.g. torch.optim.AdamW(model."
+            f"parameters()), got {type(optimizer).__name__}"
+        )
+    checks.positive_int(steps, "steps")
+    checks.positive_int(warmup, "warmup")
+    checks.number(floor, "floor", minimum=0, maximum=1, hint="a fraction of the peak rate")
 
     def factor(step: int) -> float:
         if step < warmup:

@@ -66,6 +66,8 @@ def unpatchify(patches: Tensor, patch_size: int, image_size: int, channels: int)
 def check_patch_config(config) -> None:
     """Raise unless config.patch_size tiles config.image_size and config.heads split
     config.dim: what a patch transformer's config (the ViT's, the DiT's) checks when built."""
+    checks.positive_ints(config, "image_size", "channels", "patch_size", "dim", "depth", "heads")
+    checks.positive_ints(config, "mlp_dim")
     if config.image_size % config.patch_size:
         raise ValueError(
             f"image_size {config.image_size} is not divisible by patch_size "

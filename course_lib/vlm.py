@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib import data
+from course_lib import checks, data
 from course_lib.tokenizer import Tokenizer, build_vocab
 from course_lib.transformer import Block, KVCache
 from course_lib.vit import ViT, ViTConfig
@@ -44,16 +44,17 @@ QUESTIONS = {  # the fixed templates: key -> question
 
 def answer(kind: str, digit: int, color: int, layout: int) -> str:
     """The answer to QUESTIONS[kind] for one image's attributes (indices into data.*)."""
+    if kind not in QUESTIONS:
+        raise ValueError(f"unknown question kind {kind!r}; pass one of {list(QUESTIONS)}")
+    caption = data.caption(digit, color, layout)  # checks the three indices
     large = data.LAYOUTS[layout] == "large"
     answers = {
         "digit": data.DIGIT_WORDS[digit],
         "color": data.COLOR_NAMES[color],
         "size": "large" if large else "small",
         "position": "center" if large else data.LAYOUTS[layout],
-        "caption": data.caption(digit, color, layout),
+        "caption": caption,
     }
-    if kind not in answers:
-        raise ValueError(f"unknown question kind {kind!r}; pass one of {list(QUESTIONS)}")
     return answers[kind]
 
 
@@ -108,12 +109,17 @@ class VLMConfig:
 def image_token_count(image_size: int | tuple[int, int], patch_size: int) -> int:
     """How many tokens an image costs: one per whole patch, (H // P) * (W // P)."""
     h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    checks.positive_int(patch_size, "patch_size")
     return (h // patch_size) * (w // patch_size)
 
 
 def degrade(images: Tensor, resolution: int) -> Tensor:
     """Throw detail away: average (B, C, H, W) down to resolution x resolution pixels, then
-    scale back up (bilinear), so the model sees the same size with less in it."""
+    scale back up (bilinear), so the model sees the same size with less in it; a resolution
+    at or above the image's own returns it unchanged."""
+    checks.tensor(images, "images", 4, "(B, C, H, W)")
+    checks.floating(images, "images")
+    checks.positive_int(resolution, "resolution")
     size = images.shape[-2:]
     if resolution >= size[0]:
         return images

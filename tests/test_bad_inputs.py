@@ -11,21 +11,40 @@ import math
 import warnings
 
 import pytest
+import tiny
 import torch
 
 from course_lib import (
+    attention,
     autoencoder,
+    autoregressive,
     checkpoints,
     checks,
     clip,
     data,
     diffusion,
+    dit,
+    flow,
+    judge,
     pipelines,
+    toy_flows,
+    train,
     unet,
     vit,
+    vlm,
 )
 from course_lib.tokenizer import Tokenizer, build_vocab
-from widgets import DenoisingScrubber, GuidanceExplorer, PatchExplorer
+from widgets import (
+    AttentionExplorer,
+    DenoisingScrubber,
+    GuidanceExplorer,
+    LatentExplorer,
+    NoisingScrubber,
+    PatchExplorer,
+    SimilarityExplorer,
+    StepsExplorer,
+    VLMExplorer,
+)
 from widgets.denoising_scrubber import SAMPLERS
 
 SCHEDULE = diffusion.NoiseSchedule.cosine(50)
@@ -47,6 +66,14 @@ VOCAB = build_vocab(["a red seven", "a blue one"])
 CLIP = clip.CLIP(clip.CLIPConfig(vocab=VOCAB, conv_channels=(8, 8, 8), embed_dim=8))
 UNIT = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
 NAN = math.nan
+LATENTS = torch.zeros(2, 4, 8, 8)
+DIT = dit.DiT(dit.DiTConfig(dim=16, depth=1, heads=2, mlp_dim=32, context_dim=None))
+VLM_PIPE = tiny.vlm()
+LDM = tiny.text_to_image()
+FLOW = tiny.flow_text_to_image()
+RGB = torch.rand(4, 3, 32, 32) * 2 - 1  # captioned-digit-sized images in [-1, 1]
+CAPTIONS = ["a large red seven", "a blue one", "a large red seven", "a blue one"]
+DIGIT = {"digit": torch.zeros(1, 28, 28)}
 
 CASES = [
     # diffusion maths: integer images would silently give `noise` back
@@ -311,6 +338,179 @@ CASES = [
     ),
     ("guidance unconditional", lambda: GuidanceExplorer(PIPE), ValueError, "class-conditional"),
     ("denoising images", lambda: DenoisingScrubber(PIPE, images=0), ValueError, "from 1 to 16"),
+    # flow matching: t is a time in [0, 1]
+    ("flow t 1.5", lambda: flow.interpolate(LATENTS, LATENTS, 1.5), ValueError, "<= 1"),
+    ("flow t nan", lambda: flow.interpolate(LATENTS, LATENTS, NAN), ValueError, "finite"),
+    ("flow t str", lambda: flow.interpolate(LATENTS, LATENTS, "0.5"), TypeError, "t must be"),
+    (
+        "flow t tensor > 1",
+        lambda: flow.interpolate(LATENTS, LATENTS, torch.tensor([0.5, 2.0])),
+        ValueError,
+        "[0, 1]",
+    ),
+    (
+        "flow t length",
+        lambda: flow.interpolate(LATENTS, LATENTS, torch.zeros(3)),
+        ValueError,
+        "B=2",
+    ),
+    (
+        "flow x0 uint8",
+        lambda: flow.predict_x0(LATENTS.to(torch.uint8), LATENTS, 0.5),
+        TypeError,
+        "float",
+    ),
+    ("flow shift 0", lambda: flow.time_grid(4, shift=0), ValueError, "shift must be > 0"),
+    ("flow steps 4.0", lambda: flow.time_grid(4.0), TypeError, "positive int"),
+    ("flow sample_t batch", lambda: flow.sample_t(4.0), TypeError, "batch must be"),
+    (
+        "flow x0_range < 0",
+        lambda: flow.sample(DIT, (1, 4, 8, 8), steps=2, x0_range=-1.0, progress=False),
+        ValueError,
+        "x0_range must be > 0",
+    ),
+    (
+        "flow generator int",
+        lambda: flow.sample(DIT, (1, 4, 8, 8), steps=2, generator=0, progress=False),
+        TypeError,
+        "manual_seed(0)",
+    ),
+    (
+        "flow guidance without cond",
+        lambda: flow.sample(DIT, (1, 4, 8, 8), steps=2, guidance_scale=3.0, progress=False),
+        ValueError,
+        "pass cond",
+    ),
+    ("dit depth 0", lambda: dit.DiTConfig(depth=0), ValueError, "DiTConfig.depth"),
+    ("dit t scalar", lambda: DIT(LATENTS, 0.5), ValueError, "(B,) tensor of times"),
+    ("vit heads 0", lambda: vit.ViTConfig(heads=0), ValueError, "ViTConfig.heads"),
+    ("vae width 0", lambda: autoencoder.VAEConfig(width=0), ValueError, "VAEConfig.width"),
+    ("clip embed 0", lambda: clip.CLIPConfig(embed_dim=0), ValueError, "CLIPConfig.embed_dim"),
+    ("clip conv channels", lambda: clip.CLIPConfig(conv_channels=()), ValueError, "e.g. (32"),
+    # captions, answers and their indices
+    ("caption digit 10", lambda: data.caption(10, 0, 0), ValueError, "digit must be in 0..9"),
+    ("caption color -1", lambda: data.caption(1, -1, 0), ValueError, "color must be in 0..5"),
+    ("caption digit str", lambda: data.caption("7", 0, 0), TypeError, "int index"),
+    ("vlm answer digit 10", lambda: vlm.answer("digit", 10, 0, 0), ValueError, "0..9"),
+    ("vlm degrade 0", lambda: vlm.degrade(RGB, 0), ValueError, "resolution must be"),
+    ("vlm degrade uint8", lambda: vlm.degrade(RGB.to(torch.uint8), 8), TypeError, "float"),
+    ("vlm token count patch 0", lambda: vlm.image_token_count(32, 0), ValueError, "patch_size"),
+    ("shift uint8", lambda: data.random_shift(UINT8, 2), TypeError, "float"),
+    ("shift -1", lambda: data.random_shift(X, -1), ValueError, "max_shift"),
+    ("tokenizer length 0", lambda: Tokenizer(VOCAB, 0), ValueError, "context_length"),
+    (
+        "tokenizer decode float",
+        lambda: Tokenizer(VOCAB, 4).decode(torch.zeros(1, 4)),
+        TypeError,
+        "integer tensor",
+    ),
+    (
+        "tokenizer decode id",
+        lambda: Tokenizer(VOCAB, 4).decode(torch.full((1, 4), 99)),
+        ValueError,
+        "0..",
+    ),
+    ("clip embed_texts int", lambda: clip.embed_texts(CLIP, 3), ValueError, "list of captions"),
+    # measuring
+    ("judge uint8", lambda: judge.judge(DIGITS.to(torch.uint8), VIT), TypeError, "float"),
+    (
+        "judge zero_one on [-1, 1]",
+        lambda: judge.judge(DIGITS, VIT, scale="zero_one"),
+        ValueError,
+        "scale='minus_one_one'",
+    ),
+    (
+        "verdict threshold 2",
+        lambda: judge.Verdict(torch.zeros(2), torch.ones(2), UNIT).confident_fraction(2),
+        ValueError,
+        "<= 1",
+    ),
+    (
+        "frechet widths",
+        lambda: judge.frechet_distance(torch.rand(10, 8), torch.rand(10, 4)),
+        ValueError,
+        "same width",
+    ),
+    ("frechet one row", lambda: judge.frechet_distance(UNIT[:1], UNIT), ValueError, "at least 2"),
+    (
+        "attention layers unlike",
+        lambda: attention.stack_layers([torch.rand(1, 2, 17, 17), torch.rand(17, 17)]),
+        ValueError,
+        "(B, h, T, T)",
+    ),
+    ("patch distances 0", lambda: attention.patch_distances(4, 0), ValueError, "patch_size"),
+    (
+        "pixel images size",
+        lambda: autoregressive.to_images(torch.zeros(2, 196), 13),
+        ValueError,
+        "size=14",
+    ),
+    ("toy k 0", lambda: toy_flows.mixture_means(0), ValueError, "k must be"),
+    (
+        "toy std < 0",
+        lambda: toy_flows.sample_mixture(10, toy_flows.mixture_means(), -1.0),
+        ValueError,
+        "std must be > 0",
+    ),
+    ("warmup no optimizer", lambda: train.warmup_cosine(100, 10), TypeError, "AdamW"),
+    # devices and paths
+    (
+        "device gpu",
+        lambda: checkpoints.load_pretrained("vit-digits", device="gpu"),
+        ValueError,
+        "'cpu'",
+    ),
+    (
+        "load missing path",
+        lambda: checkpoints.load("/nowhere/tiny"),
+        ValueError,
+        "no checkpoint at /nowhere/tiny",
+    ),
+    # more widgets
+    ("explorer images not a dict", lambda: NoisingScrubber(DIGITS[0]), TypeError, "dict of name"),
+    (
+        "noising seed str",
+        lambda: NoisingScrubber(DIGIT, seed="0"),
+        TypeError,
+        "seed must be an int",
+    ),
+    ("patch scale 0", lambda: PatchExplorer(DIGIT, scale=0), ValueError, "scale must be"),
+    ("attention scale 0.5", lambda: AttentionExplorer(VIT, DIGIT, scale=0.5), ValueError, "scale"),
+    ("guidance columns 0", lambda: GuidanceExplorer(GUIDED, columns=0), ValueError, "columns"),
+    ("denoising seeds str", lambda: DenoisingScrubber(PIPE, seeds="012"), TypeError, "seeds must"),
+    ("vlm explorer pipe", lambda: VLMExplorer(LDM, RGB), TypeError, "VLMPipeline"),
+    ("vlm explorer list", lambda: VLMExplorer(VLM_PIPE, list(RGB)), ValueError, "(N, 3, 32, 32)"),
+    ("vlm explorer steps", lambda: VLMExplorer(VLM_PIPE, RGB, LDM, steps=0), ValueError, "steps"),
+    ("vlm explorer image pipe", lambda: VLMExplorer(VLM_PIPE, RGB, PIPE), TypeError, "image_pipe"),
+    (
+        "similarity top_k",
+        lambda: SimilarityExplorer(CLIP, RGB, CAPTIONS, top_k=50),
+        ValueError,
+        "top_k must be an int from 1 to 4",
+    ),
+    (
+        "similarity prompt",
+        lambda: SimilarityExplorer(CLIP, RGB, CAPTIONS, prompt=3),
+        TypeError,
+        "string",
+    ),
+    ("latent pipe", lambda: LatentExplorer(PIPE, RGB, CAPTIONS), TypeError, "ldm-digits"),
+    ("latent prompt", lambda: LatentExplorer(LDM, RGB, CAPTIONS, prompt=7), TypeError, "string"),
+    ("latent steps", lambda: LatentExplorer(LDM, RGB, CAPTIONS, steps=0), ValueError, "steps"),
+    (
+        "latent guidance nan",
+        lambda: LatentExplorer(LDM, RGB, CAPTIONS, guidance_scale=NAN),
+        ValueError,
+        "finite",
+    ),
+    (
+        "steps prompts str",
+        lambda: StepsExplorer(LDM, FLOW, prompts="a red one"),
+        ValueError,
+        "list",
+    ),
+    ("steps guidance", lambda: StepsExplorer(LDM, FLOW, guidance_scale=-1), ValueError, ">= 0"),
+    ("steps seed", lambda: StepsExplorer(LDM, FLOW, seed=1.5), TypeError, "seed must be an int"),
     # the checks themselves
     ("number bool", lambda: checks.number(True, "w"), TypeError, "w must be a number"),
     ("number inf", lambda: checks.number(math.inf, "w"), ValueError, "finite"),

@@ -17,7 +17,7 @@ import torch
 
 from course_lib import attention
 from widgets import frames
-from widgets.base import Explorer, Move, check_images
+from widgets.base import Explorer, Move, check_images, check_scale
 
 QUERY = np.array([0, 229, 255], dtype=np.uint8)  # outline of the query patch (cyan)
 MEAN = "mean"  # the head option that averages the heads
@@ -107,6 +107,7 @@ class AttentionExplorer(Explorer):
         cfg = model.config
         expected = (cfg.channels, cfg.image_size, cfg.image_size)
         check_images(images, lambda x: tuple(x.shape) == expected, f"must have shape {expected}")
+        check_scale(scale)
         self.model = model.eval()
         self.images = images
         self.scale = scale

@@ -21,8 +21,9 @@ and implements:
     demo()        a classmethod: the explorer built from shipped weights, in one call
     slow_settings()  optional: the control settings that sample, for `precompute`
 Helpers: `LRU` (the bounded cache behind `cached`), `nbytes` (what a cached value weighs),
-`play_for` (a Play button linked to a slider), `check_images` (refuse bad images with what to
-pass), `Move` (a benchmark row).
+`play_for` (a Play button linked to a slider), the `check_*` helpers (refuse bad images, frame
+scales, seeds, step counts and prompts with what to pass), `Move` (a
+benchmark row).
 """
 
 from __future__ import annotations
@@ -116,8 +117,54 @@ class Move:
     uncached: bool = False  # True: the "frames" cache keeps nothing, so each move draws
 
 
+def check_scale(scale, optional: bool = False) -> None:
+    """Screen pixels per image pixel: a positive int (or None, where the widget picks one)."""
+    if scale is None and optional:
+        return
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        fallback = " or None (fit the frame)" if optional else ""
+        raise ValueError(f"scale must be a positive int, e.g. 4{fallback}, got {scale!r}")
+
+
+def check_seeds(seeds) -> tuple[int, ...]:
+    """A non-empty sequence of int seeds (not bools, not floats), e.g. (0, 1, 2)."""
+    if isinstance(seeds, int) or not seeds:
+        raise ValueError(
+            f"pass a sequence of at least one seed, e.g. seeds=(0, 1, 2), got {seeds!r}"
+        )
+    if any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+        raise TypeError(f"seeds must be ints, e.g. seeds=(0, 1, 2), got {seeds!r}")
+    return tuple(seeds)
+
+
+def check_seed(seed) -> int:
+    """One int seed for a torch.Generator, e.g. 0."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, e.g. seed=0, got {type(seed).__name__} {seed!r}")
+    return seed
+
+
+def check_steps(steps, most: int) -> int:
+    """A sampler's step count: an int from 1 to `most`."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= most:
+        raise ValueError(f"steps must be an int in 1..{most}, got {steps!r}")
+    return steps
+
+
+def check_prompt(prompt, name: str = "prompt") -> str:
+    """A prompt typed into a text box: a string (it may be empty)."""
+    if not isinstance(prompt, str):
+        raise TypeError(f"{name} must be a string, e.g. 'a large red seven', got {prompt!r}")
+    return prompt
+
+
 def check_images(images: dict, fits: Callable[[torch.Tensor], bool], needs: str) -> None:
     """Refuse no images, or an image (name -> tensor) that does not fit: "image 'x' {needs}"."""
+    if not isinstance(images, dict):
+        raise TypeError(
+            "images must be a dict of name -> tensor, e.g. {'digit': x[0]}, "
+            f"got {type(images).__name__}"
+        )
     if not images:
         raise ValueError("pass at least one image, e.g. {'digit': tensor of shape (1, 28, 28)}")
     for name, image in images.items():

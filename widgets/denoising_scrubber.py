@@ -13,7 +13,7 @@ import torch
 
 from course_lib import diffusion
 from widgets import frames
-from widgets.base import Explorer, Move, play_for
+from widgets.base import Explorer, Move, check_scale, check_seeds, check_steps, play_for
 
 SAMPLERS = {  # label -> keyword arguments for the pipeline
     "DDIM, eta=0": {"sampler": "ddim", "eta": 0.0},
@@ -44,13 +44,12 @@ class DenoisingScrubber(Explorer):
     )
 
     def __init__(self, pipe, seeds=(0, 1, 2), images: int = 4, steps: int = 50, scale: int = 4):
-        if not seeds:
-            raise ValueError("pass at least one seed, e.g. seeds=(0, 1, 2)")
+        check_seeds(seeds)
+        check_scale(scale)
         if not isinstance(images, int) or not 1 <= images <= 16:
             raise ValueError(f"images must be an int from 1 to 16, got {images!r}")
         T = pipe.schedule.T
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= T:
-            raise ValueError(f"steps must be an int from 1 to the schedule's T={T}, got {steps!r}")
+        check_steps(steps, T)
         self.pipe, self.images, self.scale = pipe, images, scale
         step = ipw.IntSlider(min=0, max=steps, value=0, description="step", continuous_update=True)
         super().__init__(

@@ -12,9 +12,9 @@ import ipywidgets as ipw
 import numpy as np
 import torch
 
-from course_lib import diffusion
+from course_lib import checks, diffusion
 from widgets import frames
-from widgets.base import Explorer, Move, play_for
+from widgets.base import Explorer, Move, check_scale, check_seeds, play_for
 
 
 def guidance_grids(
@@ -76,8 +76,9 @@ class GuidanceExplorer(Explorer):
         scale: int = 3,
         digit: int = 3,
     ):
-        if not seeds:
-            raise ValueError("pass at least one seed, e.g. seeds=(0, 1, 2)")
+        check_seeds(seeds)
+        check_scale(scale)
+        checks.positive_int(columns, "columns")
         if len(scales) < 2 or any(s < 0 for s in scales):
             raise ValueError(f"scales must be at least two guidance scales >= 0, got {scales}")
         if not isinstance(images, int) or not 1 <= images <= 32:
@@ -87,8 +88,6 @@ class GuidanceExplorer(Explorer):
             raise ValueError("GuidanceExplorer needs a class-conditional pipeline: 'cfg-digits'")
         if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit < classes:
             raise ValueError(f"digit must be an int from 0 to {classes - 1}, got {digit!r}")
-        if any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-            raise TypeError(f"seeds must be ints, e.g. seeds=(0, 1, 2), got {seeds!r}")
         self.pipe, self.scales = pipe, tuple(float(s) for s in scales)
         self.images, self.steps, self.columns, self.scale = images, steps, columns, scale
         labels = [f"{s:g}" for s in self.scales]

@@ -29,7 +29,15 @@ from PIL import Image as PILImage
 from course_lib import diffusion, provenance, tokenizer
 from course_lib.autoencoder import slerp
 from widgets import frames
-from widgets.base import Explorer, Move, play_for
+from widgets.base import (
+    Explorer,
+    Move,
+    check_prompt,
+    check_scale,
+    check_seeds,
+    check_steps,
+    play_for,
+)
 
 VIEWS = ("latents", "interpolate", "generate", "words", "originality")
 SPACES = ("pixel", "clip")  # where the originality view measures distances
@@ -193,6 +201,19 @@ def originality_pixels(
     return np.concatenate(stacked)
 
 
+def check_sampling(pipe, prompt, steps, guidance_scale, scale) -> None:
+    """What LatentExplorer samples with: a latent pipeline (it has a VAE) and its settings."""
+    if not hasattr(pipe, "vae"):
+        raise TypeError(
+            "pipe must be a latent text-to-image pipeline, e.g. pipelines.load('ldm-digits'), "
+            f"got {type(pipe).__name__}"
+        )
+    check_prompt(prompt)
+    check_steps(steps, 1000)
+    diffusion.check_guidance_scale(guidance_scale)
+    check_scale(scale)
+
+
 def check_inputs(images, captions, seeds, view, images_per_prompt, indices: dict) -> None:
     """LatentExplorer's arguments, refused with what to pass instead (a slider would clip a
     bad index silently)."""
@@ -201,8 +222,7 @@ def check_inputs(images, captions, seeds, view, images_per_prompt, indices: dict
         raise ValueError(f"pass at least two test images (N, 3, H, W) in [-1, 1], got {got}")
     if len(captions) != len(images):
         raise ValueError(f"pass one caption per image: {len(images)} images, {len(captions)}")
-    if not seeds:
-        raise ValueError("pass at least one seed, e.g. seeds=(0, 1, 2)")
+    check_seeds(seeds)
     for name, index in indices.items():
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(images):
             last = len(images) - 1
@@ -259,6 +279,7 @@ class LatentExplorer(Explorer):
     ):
         indices = {"image": image, "image_b": image_b}
         check_inputs(images, captions, seeds, view, images_per_prompt, indices)
+        check_sampling(pipe, prompt, steps, guidance_scale, scale)
         self.pipe, self.vae = pipe, pipe.vae
         self.images, self.captions = images, list(captions)
         self.images_per_prompt, self.steps, self.scale = images_per_prompt, steps, scale

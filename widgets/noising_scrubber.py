@@ -16,7 +16,7 @@ import torch
 
 from course_lib import diffusion
 from widgets import frames
-from widgets.base import Explorer, Move, check_images, play_for
+from widgets.base import Explorer, Move, check_images, check_scale, check_seed, play_for
 
 CURVE = np.array([40, 90, 200], dtype=np.uint8)  # the alpha_bar line
 MARKER = np.array([230, 40, 60], dtype=np.uint8)  # where t is
@@ -96,6 +96,8 @@ class NoisingScrubber(Explorer):
     def __init__(self, images: dict[str, torch.Tensor], T: int = 1000, seed: int = 0, scale=None):
         one = "must be a (1 or 3, H, W) tensor"
         check_images(images, lambda x: x.ndim == 3 and x.shape[0] in (1, 3), one)
+        check_seed(seed)
+        check_scale(scale, optional=True)
         self.images = images
         self.schedules = {name: getattr(diffusion.NoiseSchedule, name)(T) for name in SCHEDULES}
         self.T = T

@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 
 from course_lib import vit
 from widgets import frames
-from widgets.base import Explorer, Move, check_images
+from widgets.base import Explorer, Move, check_images, check_scale
 
 GRID = np.array([255, 214, 0], dtype=np.uint8)  # yellow grid lines
 PICK = np.array([255, 40, 90], dtype=np.uint8)  # the chosen patch
@@ -124,6 +124,7 @@ class PatchExplorer(Explorer):
     def __init__(self, images: dict[str, torch.Tensor], scale: int | None = None):
         square = "must be a square (C, H, W) tensor"
         check_images(images, lambda x: x.ndim == 3 and x.shape[1] == x.shape[2], square)
+        check_scale(scale, optional=True)
         for name, image in images.items():
             side = image.shape[-1]
             if not patch_sizes(side):

@@ -18,9 +18,9 @@ import torch
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
-from course_lib import toy_flows
+from course_lib import diffusion, toy_flows
 from widgets import frames
-from widgets.base import Explorer, Move
+from widgets.base import Explorer, Move, check_scale, check_seed, check_steps
 
 VIEWS = ("latents", "toy")
 PROMPTS = (
@@ -139,10 +139,12 @@ class StepsExplorer(Explorer):
     ):
         if view not in VIEWS:
             raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
-        if not prompts or not all(isinstance(p, str) for p in prompts):
+        if not isinstance(prompts, list | tuple) or not all(isinstance(p, str) for p in prompts):
             raise ValueError("pass a non-empty list of prompt strings, e.g. ['a large red seven']")
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 50:
-            raise ValueError(f"steps must be an int in 1..50, got {steps!r}")
+        check_steps(steps, 50)
+        diffusion.check_guidance_scale(guidance_scale)
+        check_seed(seed)
+        check_scale(scale)
         self.ddim_pipe, self.flow_pipe = ddim_pipe, flow_pipe
         self.guidance_scale, self.seed, self.scale = guidance_scale, seed, scale
         self.labels = frames.Labels(size=11)

@@ -15,9 +15,9 @@ import torch
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
-from course_lib import vlm
+from course_lib import checks, pipelines, vlm
 from widgets import frames
-from widgets.base import Explorer, Move
+from widgets.base import Explorer, Move, check_steps
 
 SCALE = 4  # the 32x32 image at 4x
 TILE = 96  # one answer word's attention map (a multiple of 32 and of every patch grid)
@@ -77,8 +77,20 @@ class VLMExplorer(Explorer):
     )
 
     def __init__(self, pipe, images: torch.Tensor, image_pipe=None, steps: int = 50):
-        if len(images) == 0:
-            raise ValueError("give at least one image (N, 3, 32, 32) in [-1, 1]")
+        if not isinstance(pipe, pipelines.VLMPipeline):
+            raise TypeError(
+                f"pipe must be a VLMPipeline, e.g. pipelines.load('vlm-digits'), got {pipe!r}"
+            )
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or len(images) == 0:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
+            raise ValueError(f"give at least one image (N, 3, 32, 32) in [-1, 1], got {got}")
+        checks.floating(images, "images")
+        if image_pipe is not None and not isinstance(image_pipe, pipelines.TextToImagePipeline):
+            raise TypeError(
+                "image_pipe must be a text-to-image pipeline, e.g. pipelines.load('ldm-digits'), "
+                f"or None, got {image_pipe!r}"
+            )
+        check_steps(steps, 1000)
         self.pipe, self.images, self.image_pipe, self.steps = pipe, images, image_pipe, steps
         self._source: tuple = ("test", 0)
         controls = {
