@@ -212,14 +212,20 @@ def load_photo(name: str = "china", size: int = 224) -> Tensor:
 def batches(
     *tensors: Tensor, batch_size: int, generator: torch.Generator | None = None
 ) -> Iterator[tuple[Tensor, ...]]:
-    """Endless shuffled mini-batches over tensors that share their first dimension."""
+    """Endless shuffled mini-batches over tensors that share their first dimension. Bad
+    arguments raise here, at the call, not at the first batch."""
     if not tensors:
         raise ValueError("pass at least one tensor to batch")
     n = len(tensors[0])
     if any(len(t) != n for t in tensors):
         raise ValueError(f"tensors disagree on length: {[len(t) for t in tensors]}")
-    if not 0 < batch_size <= n:
-        raise ValueError(f"batch_size must be between 1 and {n}, got {batch_size}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 0 < batch_size <= n:
+        raise ValueError(f"batch_size must be an int between 1 and {n}, got {batch_size!r}")
+    checks.generator(generator)
+    return _shuffled(tensors, n, batch_size, generator)
+
+
+def _shuffled(tensors, n: int, batch_size: int, generator) -> Iterator[tuple[Tensor, ...]]:
     while True:
         order = torch.randperm(n, generator=generator)
         for start in range(0, n - batch_size + 1, batch_size):

@@ -3,6 +3,19 @@ the public boundary with a TypeError or ValueError that names the argument and s
 pass, never a silently wrong answer or an error from deep inside torch.
 
 Each case: a name, the call, the exception type, a phrase of the message.
+
+What is refused elsewhere, where the fixture it needs lives:
+- checkpoints (a dependency rebuilt after its user, a path outside the manifest, a missing
+  folder or manifest, a corrupt manifest, a failed write keeping the old checkpoint):
+  tests/test_checkpoints.py; pretrain never overwriting without --force, --out:
+  tests/test_pretrain.py
+- long sessions (every cache bounded over 1,000 random moves): tests/test_widget_base.py;
+  the long DDPM run's progress and greyed controls: the last test here
+- installs: a built wheel loading the shipped checkpoints (tests/test_install.py), the Colab
+  cell failing loudly and every notebook valid nbformat 4.5 (tests/test_notebook_structure.py),
+  the hub with no network failing in seconds (tests/test_data.py), plotly figures on the
+  static pages (tests/test_site.py); the same seed giving the same images
+  (tests/test_pipelines.py)
 """
 
 from __future__ import annotations
@@ -306,6 +319,7 @@ CASES = [
         ValueError,
         "vit-digits",
     ),
+    ("batches of 0", lambda: data.batches(X, batch_size=0), ValueError, "int between 1 and 2"),
     ("mnist split", lambda: data.load_mnist("validation"), ValueError, "train"),
     ("mnist source", lambda: data.load_mnist("train", source="web"), ValueError, "'local'"),
     # widgets
