@@ -87,11 +87,13 @@ def fit(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     desc: str = "training",
     progress: bool = True,
+    callback: Callable[[TrainResult], bool | None] | None = None,
 ) -> TrainResult:
     """Train until `steps` optimizer steps or `seconds` of wall time, whichever comes first.
 
     loss_fn(model, batch) returns the scalar loss of one batch. Press Ctrl-C (or the stop
     button) to end early: the model, its EMA and the history so far are kept.
+    callback(result), if given, runs after every step; returning True ends the training.
     """
     if steps is None and seconds is None:
         raise ValueError("give a budget: steps=..., seconds=..., or both")
@@ -119,6 +121,8 @@ def fit(
             bar.update(1)
             if result.steps % 10 == 0:
                 bar.set_postfix(loss=f"{sum(result.losses[-10:]) / 10:.4f}")
+            if callback is not None and callback(result):
+                break
     except KeyboardInterrupt:
         result.interrupted = True
     finally:

@@ -6,6 +6,8 @@ frame bytes (the median over the moves), measured in the kernel with the default
 comm, so no browser is involved. The browser round trip (key press in JupyterLab to the new
 image loaded in Chromium) is measured by the browser tests (`tests/browser/`), which keep it
 in `artifacts/browser/latency.json`; this command prints it too when that file exists.
+Then the course U-Net's training step against diffusers' (`tools.unet_speed`), and the last
+CI run's phases and per-notebook times.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import widgets
 from course_lib.bench import markdown_table
 from course_lib.recipes import Row
+from tools import unet_speed
 from widgets.base import LRU, Explorer, Move
 
 
@@ -159,6 +162,7 @@ def main() -> None:
             rows += bench(getattr(widgets, name))
         print(markdown_table(rows))
         print()
+        print("\n".join(unet_speed.report()) + "\n")  # ~1 minute, both models side by side
     print("\n".join(ci_report()) + "\n")
     print("\n".join(notebook_times()) + "\n")
     if BROWSER_LATENCY.exists():

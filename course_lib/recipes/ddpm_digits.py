@@ -101,7 +101,28 @@ def benchmark() -> list[Row]:
             judge.frechet_distance(test_features, train_features),
         ),
     ]
-    return rows + ablation_rows() + memorisation_rows()
+    return rows + ablation_rows() + memorisation_rows() + time_to_quality_rows()
+
+
+def time_to_quality_rows() -> list[Row]:
+    """Notebook 05's recipe and its variants, judged at marks of training time, as stored by
+    `python -m course_lib.time_to_quality` (a 20-minute run; the benchmark only reads it)."""
+    from course_lib import time_to_quality
+
+    results = time_to_quality.load()
+    rows = []
+    for recipe in time_to_quality.in_order(results):
+        for p in results["curves"][recipe]:
+            rows.append(
+                Row(
+                    f"U-Net 16-32-64, {recipe}",
+                    f"time to quality: {p['seconds']:.0f} s, {p['steps']} steps",
+                    f"confident {p['confident']:.3f}, {p['digits']} digits, "
+                    f"Frechet {p['frechet']:.2f}",
+                    "05 full: >= 0.80, 10 digits, by 300 s",
+                )
+            )
+    return rows
 
 
 def ablation_rows() -> list[Row]:
