@@ -524,6 +524,7 @@ CASES = [
         "list",
     ),
     ("steps guidance", lambda: StepsExplorer(LDM, FLOW, guidance_scale=-1), ValueError, ">= 0"),
+    ("steps pipes swapped", lambda: StepsExplorer(FLOW, LDM), TypeError, "DDIM pipeline first"),
     ("steps seed", lambda: StepsExplorer(LDM, FLOW, seed=1.5), TypeError, "seed must be an int"),
     # the checks themselves
     ("number bool", lambda: checks.number(True, "w"), TypeError, "w must be a number"),

@@ -142,6 +142,15 @@ class StepsExplorer(Explorer):
         if not isinstance(prompts, list | tuple) or not all(isinstance(p, str) for p in prompts):
             raise ValueError("pass a non-empty list of prompt strings, e.g. ['a large red seven']")
         check_steps(steps, 50)
+        # A flow pipeline has no noise schedule; a wrapper without the attribute is let through.
+        if (
+            getattr(ddim_pipe, "schedule", 0) is None
+            or getattr(flow_pipe, "schedule", None) is not None
+        ):
+            raise TypeError(
+                "pass the DDIM pipeline first and the flow one second, e.g. StepsExplorer("
+                "pipelines.load('ldm-digits'), pipelines.load('dit-digits'))"
+            )
         diffusion.check_guidance_scale(guidance_scale)
         check_seed(seed)
         check_scale(scale)
