@@ -37,8 +37,10 @@ $(VENV7)/.installed: pyproject.toml $(VENV)/.installed
 	  "pytest>=7.4" "pytest-xdist>=3.5"
 	touch $@
 
+# tools.jupyter_nodelay: the kernel websocket sends each frame at once (no Nagle delay).
 lab: setup
-	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(JUPYTER_ARGS)
+	$(BIN)/jupyter lab notebooks/ --ServerApp.jpserver_extensions=tools.jupyter_nodelay=True \
+	  $(ROOT_FLAG) $(JUPYTER_ARGS)
 
 # The demo gallery: Voila serves notebooks/gallery.ipynb on localhost (offline, no code shown)
 # and opens it in the browser. Each page opened starts a kernel that builds every explorer and

@@ -165,7 +165,9 @@ class Lab(Server):
                         "check_for_updates_class": (
                             "jupyterlab.handlers.announcements.NeverCheckForUpdate"
                         ),
-                    }
+                    },
+                    # as `make lab`: kernel websockets without Nagle's delay
+                    "ServerApp": {"jpserver_extensions": {"tools.jupyter_nodelay": True}},
                 }
             )
         )
