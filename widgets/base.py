@@ -21,9 +21,8 @@ and implements:
     demo()        a classmethod: the explorer built from shipped weights, in one call
     slow_settings()  optional: the control settings that sample, for `precompute`
 Helpers: `LRU` (the bounded cache behind `cached`), `nbytes` (what a cached value weighs),
-`play_for` (a Play button linked to a slider), the `check_*` helpers (refuse bad images, frame
-scales, seeds, step counts and prompts with what to pass), `Move` (a
-benchmark row).
+`play_for` (a Play button linked to a slider), the `check_*` helpers (refuse bad images,
+frame scales, seeds, step counts and prompts with what to pass), `Move` (a benchmark row).
 """
 
 from __future__ import annotations
