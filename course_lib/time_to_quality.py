@@ -64,13 +64,9 @@ def curve(model_config: UNetConfig, hp: train.DenoiserTraining, marks=MARKS, see
     referee = judge.load_judge()
     train_features = judge.judge(images, referee).features
     model = UNet(model_config)
-    if hp.channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=0.0)
-    ema = train.EMA(model, decay=hp.ema_decay)
     points, paused, start = [], 0.0, time.perf_counter()
 
-    def at_mark(result: train.TrainResult) -> bool:
+    def at_mark(result: train.TrainResult, ema: train.EMA) -> bool:
         nonlocal paused
         trained = time.perf_counter() - start - paused
         if trained < marks[len(points)]:
@@ -83,14 +79,14 @@ def curve(model_config: UNetConfig, hp: train.DenoiserTraining, marks=MARKS, see
         paused += time.perf_counter() - judging
         return len(points) == len(marks)
 
-    train.fit(
+    # the marks end the run; the learning rate's schedule still spans the recipe's steps
+    unbounded = dataclasses.replace(hp, steps=10**9, schedule_steps=hp.schedule_steps or hp.steps)
+    train.fit_denoiser(
         model,
-        lambda m, batch: train.denoiser_loss(m, schedule, batch, hp, generator=generator),
-        data.batches(images, batch_size=hp.batch_size, generator=generator),
-        optimizer=optimizer,
-        scheduler=train.warmup_cosine(optimizer, hp.steps, warmup=hp.warmup),
-        steps=10**9,  # the marks end it
-        ema=ema,
+        schedule,
+        (images,),
+        unbounded,
+        generator=generator,
         desc="time to quality",
         callback=at_mark,
     )

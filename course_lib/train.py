@@ -238,12 +238,14 @@ def fit_with_ema(
     seconds: float | None = None,
     desc: str = "training",
     progress: bool = True,
+    callback: Callable[[TrainResult, EMA], bool | None] | None = None,
 ) -> tuple[TrainResult, EMA]:
     """The denoisers' recipe: AdamW (no weight decay), warm-up then cosine learning rate laid
     out over `schedule_steps` (default `steps`), and an EMA of the weights; `fit` does the rest.
 
     part(model) -> the module to optimize and average (default: all of `model`; the latent
     denoiser trains its U-Net and leaves the frozen text encoder alone).
+    callback(result, ema): `fit`'s callback, handed the EMA too (to judge it mid-training).
     Returns (history, ema); `ema.model` is the averaged copy of the part.
     """
     trained = model if part is None else part(model)
@@ -260,6 +262,7 @@ def fit_with_ema(
         ema=ema if part is None else _EMAOfPart(ema, part),
         desc=desc,
         progress=progress,
+        callback=None if callback is None else lambda result: callback(result, ema),
     )
     return result, ema
 
@@ -366,6 +369,7 @@ def fit_denoiser(
     seconds: float | None = None,
     desc: str = "denoiser",
     progress: bool = True,
+    callback: Callable[[TrainResult, EMA], bool | None] | None = None,
 ) -> tuple[TrainResult, EMA]:
     """Train a noise predictor eps_theta(x_t, t, cond) on shuffled batches of `examples`
     with `denoiser_loss`; `fit_with_ema` does the rest (AdamW, warm-up then cosine, EMA).
@@ -399,6 +403,7 @@ def fit_denoiser(
         seconds=seconds,
         desc=desc,
         progress=progress,
+        callback=callback,
     )
     if hp.channels_last:
         model.to(memory_format=torch.contiguous_format)
