@@ -22,7 +22,7 @@ and implements:
     slow_settings()  optional: the control settings that sample, for `precompute`
 Helpers: `LRU` (the bounded cache behind `cached`), `nbytes` (what a cached value weighs),
 `play_for` (a Play button linked to a slider), the `check_*` helpers (refuse bad images,
-frame scales, seeds, step counts and prompts with what to pass), `Move` (a benchmark row).
+frame scales, seeds, counts and prompts with what to pass), `Move` (a benchmark row).
 """
 
 from __future__ import annotations
@@ -143,11 +143,13 @@ def check_seed(seed) -> int:
     return seed
 
 
-def check_steps(steps, most: int) -> int:
-    """A sampler's step count: an int from 1 to `most`."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= most:
-        raise ValueError(f"steps must be an int in 1..{most}, got {steps!r}")
-    return steps
+def check_count(value, name: str, most: int) -> int:
+    """A count from 1 to `most` given as an int (not a bool): steps, images, top_k."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ValueError(
+            f"{name} must be an int from 1 to {most} (1..{most} inclusive), got {value!r}"
+        )
+    return value
 
 
 def check_prompt(prompt, name: str = "prompt") -> str:

@@ -13,7 +13,7 @@ import torch
 
 from course_lib import diffusion
 from widgets import frames
-from widgets.base import Explorer, Move, check_scale, check_seeds, check_steps, play_for
+from widgets.base import Explorer, Move, check_count, check_scale, check_seeds, play_for
 
 SAMPLERS = {  # label -> keyword arguments for the pipeline
     "DDIM, eta=0": {"sampler": "ddim", "eta": 0.0},
@@ -46,10 +46,9 @@ class DenoisingScrubber(Explorer):
     def __init__(self, pipe, seeds=(0, 1, 2), images: int = 4, steps: int = 50, scale: int = 4):
         check_seeds(seeds)
         check_scale(scale)
-        if not isinstance(images, int) or not 1 <= images <= 16:
-            raise ValueError(f"images must be an int from 1 to 16, got {images!r}")
+        check_count(images, "images", 16)
         T = pipe.schedule.T
-        check_steps(steps, T)
+        check_count(steps, "steps", T)
         self.pipe, self.images, self.scale = pipe, images, scale
         step = ipw.IntSlider(min=0, max=steps, value=0, description="step", continuous_update=True)
         super().__init__(

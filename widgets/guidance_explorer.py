@@ -14,7 +14,7 @@ import torch
 
 from course_lib import checks, diffusion
 from widgets import frames
-from widgets.base import Explorer, Move, check_scale, check_seeds, play_for
+from widgets.base import Explorer, Move, check_count, check_scale, check_seeds, play_for
 
 
 def guidance_grids(
@@ -81,8 +81,7 @@ class GuidanceExplorer(Explorer):
         checks.positive_int(columns, "columns")
         if len(scales) < 2 or any(s < 0 for s in scales):
             raise ValueError(f"scales must be at least two guidance scales >= 0, got {scales}")
-        if not isinstance(images, int) or not 1 <= images <= 32:
-            raise ValueError(f"images must be an int from 1 to 32, got {images!r}")
+        check_count(images, "images", 32)
         classes = pipe.model.config.num_classes
         if not classes:
             raise ValueError("GuidanceExplorer needs a class-conditional pipeline: 'cfg-digits'")

@@ -32,10 +32,10 @@ from widgets import frames
 from widgets.base import (
     Explorer,
     Move,
+    check_count,
     check_prompt,
     check_scale,
     check_seeds,
-    check_steps,
     play_for,
 )
 
@@ -209,7 +209,7 @@ def check_sampling(pipe, prompt, steps, guidance_scale, scale) -> None:
             f"got {type(pipe).__name__}"
         )
     check_prompt(prompt)
-    check_steps(steps, 1000)
+    check_count(steps, "steps", 1000)
     diffusion.check_guidance_scale(guidance_scale)
     check_scale(scale)
 
@@ -229,8 +229,7 @@ def check_inputs(images, captions, seeds, view, images_per_prompt, indices: dict
             raise ValueError(f"{name} must be an index from 0 to {last}, got {index!r}")
     if view not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
-    if not isinstance(images_per_prompt, int) or not 1 <= images_per_prompt <= 8:
-        raise ValueError(f"images_per_prompt must be an int from 1 to 8, got {images_per_prompt!r}")
+    check_count(images_per_prompt, "images_per_prompt", 8)
 
 
 class LatentExplorer(Explorer):

@@ -17,7 +17,7 @@ from PIL import ImageDraw
 
 from course_lib import clip, data
 from widgets import frames
-from widgets.base import Explorer, Move, check_prompt
+from widgets.base import Explorer, Move, check_count, check_prompt
 
 THUMB = 64  # pixels per thumbnail (a 32x32 digit at 2x)
 PICKED = 96  # the picked image at 3x
@@ -138,10 +138,7 @@ class SimilarityExplorer(Explorer):
         if len(images) != len(captions) or len(images) == 0:
             raise ValueError(f"give one caption per image: {len(images)} images, {len(captions)}")
         check_prompt(prompt)
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= len(images):
-            raise ValueError(
-                f"top_k must be an int from 1 to {len(images)} (images), got {top_k!r}"
-            )
+        check_count(top_k, "top_k", len(images))  # at most one per image
         self.model, self.images, self.captions, self.top_k = model, images, captions, top_k
         self.image_emb = clip.embed_images(model, images)  # (N, D), once
         self.pixels = to_pixel_array(images)  # (N, H, W, 3) uint8, once

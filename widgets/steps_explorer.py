@@ -20,7 +20,7 @@ from PIL import ImageDraw
 
 from course_lib import diffusion, toy_flows
 from widgets import frames
-from widgets.base import Explorer, Move, check_scale, check_seed, check_steps
+from widgets.base import Explorer, Move, check_count, check_scale, check_seed
 
 VIEWS = ("latents", "toy")
 PROMPTS = (
@@ -141,7 +141,7 @@ class StepsExplorer(Explorer):
             raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
         if not isinstance(prompts, list | tuple) or not all(isinstance(p, str) for p in prompts):
             raise ValueError("pass a non-empty list of prompt strings, e.g. ['a large red seven']")
-        check_steps(steps, 50)
+        check_count(steps, "steps", 50)
         # A flow pipeline has no noise schedule; a wrapper without the attribute is let through.
         if (
             getattr(ddim_pipe, "schedule", 0) is None

@@ -17,7 +17,7 @@ from PIL import ImageDraw
 
 from course_lib import checks, pipelines, vlm
 from widgets import frames
-from widgets.base import Explorer, Move, check_steps
+from widgets.base import Explorer, Move, check_count
 
 SCALE = 4  # the 32x32 image at 4x
 TILE = 96  # one answer word's attention map (a multiple of 32 and of every patch grid)
@@ -90,7 +90,7 @@ class VLMExplorer(Explorer):
                 "image_pipe must be a text-to-image pipeline, e.g. pipelines.load('ldm-digits'), "
                 f"or None, got {image_pipe!r}"
             )
-        check_steps(steps, 1000)
+        check_count(steps, "steps", 1000)
         self.pipe, self.images, self.image_pipe, self.steps = pipe, images, image_pipe, steps
         self._source: tuple = ("test", 0)
         controls = {
