@@ -48,7 +48,7 @@ def _to_judge_input(images: Tensor) -> Tensor:
     """(N, 1, 28 or 32, ...) in [0, 1] or [-1, 1] -> (N, 1, 28, 28) in [-1, 1]."""
     checks.tensor(images, "images", 4, "(N, 1, 28, 28)")
     checks.floating(images, "images")
-    if images.ndim != 4 or images.shape[1] != 1 or images.shape[-1] not in (28, 32):
+    if images.shape[1] != 1 or images.shape[-1] not in (28, 32):  # 4-D: checked above
         raise ValueError(
             f"the judge reads (N, 1, 28, 28) or 32x32 digits, got {tuple(images.shape)}"
         )
