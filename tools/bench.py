@@ -6,8 +6,9 @@ frame bytes (the median over the moves), measured in the kernel with the default
 comm, so no browser is involved. The browser round trip (key press in JupyterLab to the new
 image loaded in Chromium) is measured by the browser tests (`tests/browser/`), which keep it
 in `artifacts/browser/latency.json`; this command prints it too when that file exists.
-Then the course U-Net's training step against diffusers' (`tools.unet_speed`), and the last
-CI run's phases and per-notebook times.
+Then the course U-Net's training step against diffusers' (`tools.unet_speed`), the last
+CI run's phases and per-notebook test times, and each notebook's fast- and full-mode wall time
+alone in a fresh kernel (`tools.notebook_times`, recorded in benchmarks/).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import widgets
 from course_lib.bench import markdown_table
 from course_lib.recipes import Row
-from tools import unet_speed
+from tools import notebook_times, unet_speed
 from widgets.base import LRU, Explorer, Move
 
 
@@ -124,7 +125,7 @@ def ci_report() -> list[str]:
 JUNIT = BROWSER_LATENCY.parents[1] / "junit.xml"  # written by `make test`
 
 
-def notebook_times(junit: Path = JUNIT) -> list[str]:
+def test_run_times(junit: Path = JUNIT) -> list[str]:
     """Seconds each notebook took in the last `make test`: its cells under nbval (summed) and
     its browser test (run all cells in JupyterLab, then move every widget)."""
     import xml.etree.ElementTree as ET
@@ -164,7 +165,8 @@ def main() -> None:
         print()
         print("\n".join(unet_speed.report()) + "\n")  # ~1 minute, both models side by side
     print("\n".join(ci_report()) + "\n")
-    print("\n".join(notebook_times()) + "\n")
+    print("\n".join(test_run_times()) + "\n")
+    print("\n".join(notebook_times.table(notebook_times.load())) + "\n")
     if BROWSER_LATENCY.exists():
         print("Browser round trip, key press to new image loaded (JupyterLab + Chromium):\n")
         print(browser_table(json.loads(BROWSER_LATENCY.read_text())))
