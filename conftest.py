@@ -1,9 +1,9 @@
 """How the whole suite (`make test`) shares two cores: who runs which notebook, and where.
 
-- A student-edition notebook (`notebooks/NN_*.ipynb`) runs once. When its browser test is
-  collected and not skipped, JupyterLab in Chromium runs it top to bottom and fails on any
-  cell that raises, as nbval does, so nbval's copy of the run is deselected; otherwise
-  nbval runs it. The instructor edition (`notebooks/solutions/`) always runs under nbval.
+- Each notebook runs once. When a browser test that runs it top to bottom is collected and
+  not skipped (JupyterLab in Chromium: each student edition, `notebooks/NN_*.ipynb`, and the
+  instructor edition RISE presents, marked `runs_notebook`), that test fails on any cell that
+  raises, as nbval does, so nbval's copy of the run is deselected; otherwise nbval runs it.
 - Each run asserts the exercise verdicts (COURSE_CHECK_EDITIONS=1): every check says Correct
   in the instructor edition and Not yet in the student edition.
 - Under pytest-xdist (`-n 2`, as the Makefile runs it) the cells of one notebook share one
@@ -23,9 +23,6 @@ import pytest
 # the unedited student edition (`exercises.summary`). A student's own run only prints them.
 os.environ["COURSE_CHECK_EDITIONS"] = "1"
 
-ROOT = Path(__file__).resolve().parent
-STUDENT_EDITION = ROOT / "notebooks"
-
 
 def _notebook_of(item) -> Path | None:
     """The notebook an nbval cell belongs to, or None for any other test."""
@@ -33,16 +30,19 @@ def _notebook_of(item) -> Path | None:
     return path if path.suffix == ".ipynb" and "::Cell " in item.nodeid else None
 
 
-def _run_in_the_browser(items) -> set[str]:
-    """Names of the notebooks whose browser test will run in this session."""
-    names = set()
+def _run_in_the_browser(items) -> set[Path]:
+    """The notebooks a browser test will run top to bottom in this session: the lab test's
+    `path` parameter, or the path a `runs_notebook` marker names."""
+    paths = set()
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        if "browser" not in item.keywords or callspec is None or "path" not in callspec.params:
+        if "browser" not in item.keywords or item.get_closest_marker("skip") is not None:
             continue
-        if item.get_closest_marker("skip") is None:
-            names.add(Path(callspec.params["path"]).name)
-    return names
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "path" in callspec.params:
+            paths.add(Path(callspec.params["path"]).resolve())
+        for marker in item.iter_markers("runs_notebook"):
+            paths.add(Path(marker.args[0]).resolve())
+    return paths
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -60,8 +60,8 @@ def pytest_xdist_make_scheduler(config, log):
     return NotebookScheduling(config, log)
 
 
-class _StudentEditionOnce:
-    """Deselects nbval's run of a student notebook that its browser test runs."""
+class _EachNotebookOnce:
+    """Deselects nbval's run of a notebook that a browser test runs."""
 
     @pytest.hookimpl(trylast=True)  # after tests/browser/conftest.py marked what it skips
     def pytest_collection_modifyitems(self, config, items):
@@ -69,9 +69,7 @@ class _StudentEditionOnce:
         twice = [
             item
             for item in items
-            if (notebook := _notebook_of(item)) is not None
-            and notebook.parent == STUDENT_EDITION
-            and notebook.name in in_browser
+            if (notebook := _notebook_of(item)) is not None and notebook.resolve() in in_browser
         ]
         if twice:
             config.hook.pytest_deselected(items=twice)
@@ -80,7 +78,7 @@ class _StudentEditionOnce:
 
 
 def pytest_configure(config):
-    config.pluginmanager.register(_StudentEditionOnce(), "student-edition-once")
+    config.pluginmanager.register(_EachNotebookOnce(), "each-notebook-once")
 
 
 # Under pytest-xdist: the browser round trips each worker measured (tests/browser/conftest.py),

@@ -1,7 +1,7 @@
 """The demo gallery (notebooks/gallery.ipynb, `make demo`): every explorer, in course order,
 each under a heading and one line of what to try, with code cells short enough to hide. It
-is no lesson (`tools.LESSONS`): no editions, no exercises. nbval runs it (fast mode) and
-tests/browser/test_gallery_in_voila.py serves it with Voila."""
+is no lesson (`tools.LESSONS`): no editions, no exercises. tests/browser/test_gallery_in_voila.py
+serves it with Voila, in fast mode (without Chromium, nbval runs it instead: conftest.py)."""
 
 import re
 import tomllib

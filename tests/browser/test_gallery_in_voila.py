@@ -1,9 +1,11 @@
 """The demo gallery (notebooks/gallery.ipynb) as `make demo` serves it: Voila, in headless
 Chromium with every request off this machine refused (the room may be offline).
 
-The page must show no code and no error, one image per explorer of `widgets.__all__`, and
-each explorer must answer a key press on its first slider (its first dropdown, if it has no
-slider), the press back and the same press again, with a new image within a second each.
+The page must show no code and no error (Voila stops at a cell that raises, and this test
+fails, so nbval does not run the gallery a second time), one image per explorer of
+`widgets.__all__`, and each explorer must answer a key press on its first slider (its first
+dropdown, if it has no slider), the press back and the same press again, with a new image
+within a second each.
 Kernels run in fast mode, where the gallery precomputes only the two settings nearest each
 explorer's start: the start and where that first press goes.
 """
@@ -11,6 +13,7 @@ explorer's start: the start and where that first press goes.
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import pytest
 from test_notebooks_in_lab import (
@@ -24,9 +27,11 @@ from test_notebooks_in_lab import (
 import widgets
 from widgets import gallery as gallery_style
 
+GALLERY = Path(__file__).resolve().parents[2] / "notebooks" / "gallery.ipynb"
 ANSWER_MS = 1000  # a control that takes longer keeps the room waiting
 PRESSES = 3
 EXPLORER = ".jp-OutputArea-output:has(img.widget-image)"
+CELL_FAILED = "There was an error when executing cell"  # Voila's words; it runs no further
 CODE = ".jp-CodeCell .jp-InputArea, .jp-CodeMirrorEditor, .cm-editor"  # markdown has InputAreas
 
 
@@ -64,6 +69,7 @@ def answer_times(page, output, control, keys: list[str]) -> list[float]:
 
 
 @pytest.mark.browser
+@pytest.mark.runs_notebook(GALLERY)  # a cell that raises fails it, so nbval does not run it
 def test_gallery_shows_every_explorer_without_code_and_each_answers_within_a_second(
     gallery, browser_context, latencies
 ):
@@ -80,13 +86,15 @@ def test_gallery_shows_every_explorer_without_code_and_each_answers_within_a_sec
         page.goto(gallery.url, timeout=300000)
         count = len(widgets.__all__)
         page.wait_for_function(
-            f"document.querySelectorAll('{EXPLORER}').length >= {count}"
+            f"(document.querySelectorAll('{EXPLORER}').length >= {count}"
+            f" || document.body.innerText.includes('{CELL_FAILED}'))"
             " && !document.querySelector('.voila-spinner-container, #loading')",
             timeout=600000,  # the kernel builds every explorer first
             polling=500,
         )
         page.wait_for_timeout(500)  # let the last views finish rendering
         text = page.locator("body").inner_text()
+        assert CELL_FAILED not in text, "a cell of the gallery raised (Voila's log says which)"
         assert not [m for m in BROKEN if m in text], "a widget failed to render"
         assert "Error" not in text, "the page shows an error"
         assert page.locator(CODE).count() == 0, "Voila shows no code"
