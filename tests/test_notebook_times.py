@@ -53,7 +53,7 @@ def test_the_table_shows_each_mode_and_failures():
         "01_patchify_vit": {"fast": {"seconds": 35.0, "error": None} | entry},
     }
     rows = notebook_times.table(record)
-    assert "| 01_patchify_vit | 35 | - | - | 2026-12-03 at abc1234 |" in rows
+    assert "| 01_patchify_vit | 35 | - | - | fast 2026-12-03 at abc1234 |" in rows
     failed = (
         "| 05_unet_denoising | 61 | 599 (failed: AssertionError: 0.71 < 0.8) | cell 14, 540 s |"
     )

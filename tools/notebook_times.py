@@ -112,7 +112,7 @@ def table(record: dict) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for name in sorted(record):
-        cells, when = [], set()
+        cells, when = [], []
         for mode in ("fast", "full"):
             entry = record[name].get(mode)
             if entry is None:
@@ -120,12 +120,12 @@ def table(record: dict) -> list[str]:
                 continue
             failed = f" (failed: {entry['error']})" if entry["error"] else ""
             cells.append(f"{entry['seconds']:.0f}{failed}")
-            when.add(f"{entry['date']} at {entry['commit']}")
+            when.append(f"{mode} {entry['date']} at {entry['commit']}")
         slowest = record[name].get("full", {}).get("slowest_cells")
         cells.append(
             f"cell {slowest[0]['cell']}, {slowest[0]['seconds']:.0f} s" if slowest else "-"
         )
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {', '.join(sorted(when))} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'; '.join(when)} |")
     return lines
 
 
