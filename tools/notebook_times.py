@@ -47,9 +47,6 @@ def run(path: Path, mode: str) -> dict:
     from nbclient.exceptions import CellExecutionError
 
     notebook = nbformat.read(path, as_version=4)
-    saved = os.environ.copy()
-    os.environ.clear()
-    os.environ.update(environment(mode))  # the kernel inherits this process's environment
     client = NotebookClient(
         notebook,
         timeout=TIMEOUT_S,
@@ -59,12 +56,9 @@ def run(path: Path, mode: str) -> dict:
     error = None
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(env=environment(mode))  # the kernel's own environment, not this one's
     except CellExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"[:300]
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     return {
         "seconds": round(time.perf_counter() - start, 1),
         "error": error,
@@ -75,15 +69,13 @@ def run(path: Path, mode: str) -> dict:
 def slowest_cells(notebook, count: int = 3) -> list[dict]:
     """The cells that took longest, from the timestamps nbclient records in each executed
     cell: index, seconds and the cell's first line."""
-    import datetime as dt
-
     timed = []
     for index, cell in enumerate(notebook.cells):
         times = cell.get("metadata", {}).get("execution", {})
         began, ended = times.get("iopub.execute_input"), times.get("shell.execute_reply")
         if cell.cell_type != "code" or not (began and ended):
             continue
-        seconds = dt.datetime.fromisoformat(ended) - dt.datetime.fromisoformat(began)
+        seconds = datetime.datetime.fromisoformat(ended) - datetime.datetime.fromisoformat(began)
         first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
         timed.append(
             {"cell": index, "seconds": round(seconds.total_seconds(), 1), "starts": first_line[:80]}
@@ -139,21 +131,19 @@ def main(argv: list[str] | None = None) -> None:
         paths = [p for p in paths if any(p.name.startswith(n) for n in args.only)]
         if not paths:
             raise SystemExit(f"no lesson starts with {args.only}; pass numbers like 05 07")
+    measured_at = {"commit": commit(), "cores": os.cpu_count()}
+    failed = False
     for path in paths:
-        result = run(path, args.mode)
+        result = run(path, args.mode) | measured_at | {"date": datetime.date.today().isoformat()}
+        failed |= result["error"] is not None
         record = load()  # re-read each time: a run stopped half-way keeps what it measured
-        result |= {
-            "date": datetime.date.today().isoformat(),
-            "commit": commit(),
-            "cores": os.cpu_count(),
-        }
         record.setdefault(path.stem, {})[args.mode] = result
         RECORD.parent.mkdir(parents=True, exist_ok=True)
         RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         status = f"FAILED: {result['error']}" if result["error"] else "ok"
         print(f"{path.stem} {args.mode}: {result['seconds']:.0f} s, {status}", flush=True)
-    print("\n".join(table(load())))
-    sys.exit(1 if any(load()[p.stem][args.mode]["error"] for p in paths) else 0)
+    print("\n".join(table(record)))
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

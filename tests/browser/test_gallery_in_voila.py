@@ -13,7 +13,6 @@ explorer's start: the start and where that first press goes.
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 
 import pytest
 from test_notebooks_in_lab import (
@@ -21,13 +20,14 @@ from test_notebooks_in_lab import (
     IMAGES_SRC,
     LOADED_SINCE_PRESS,
     PROBE,
+    ROOT,
     widget_error_text,
 )
 
 import widgets
 from widgets import gallery as gallery_style
 
-GALLERY = Path(__file__).resolve().parents[2] / "notebooks" / "gallery.ipynb"
+GALLERY = ROOT / "notebooks" / "gallery.ipynb"
 ANSWER_MS = 1000  # a control that takes longer keeps the room waiting
 PRESSES = 3
 EXPLORER = ".jp-OutputArea-output:has(img.widget-image)"
